@@ -1,0 +1,107 @@
+"""The D2C model (paper Eq. 3): diffusion prior over latents + decoder, with the encoder q(z|x) for inference.
+
+Inference API on a loaded model (images are N x 3 x H x W floats in [0, 1]):
+``encode`` images -> latents, ``decode`` latents -> images, ``sample`` latents from the diffusion prior,
+``correct`` latents by noising to a level alpha and denoising back (the diffusion correction).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from model.config import ModelConfig
+from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffuse_and_denoise, diffusion_loss
+from model.networks import Decoder, Denoiser, Encoder
+
+
+class D2C(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.denoiser = Denoiser(config)
+        self.register_buffer("schedule", alpha_schedule(config.diffusion_steps), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return self.schedule.device
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        size = self.config.resolution
+        if images.dim() != 4 or images.shape[1:] != (3, size, size):
+            raise ValueError(f"expected images of shape N x 3 x {size} x {size}, got {tuple(images.shape)}")
+
+    def _check_latents(self, latents: torch.Tensor) -> None:
+        if latents.dim() != 4 or tuple(latents.shape[1:]) != self.config.latent_shape:
+            raise ValueError(f"expected latents of shape N x {self.config.latent_shape}, got {tuple(latents.shape)}")
+        if not torch.isfinite(latents).all():
+            raise ValueError("latents contain NaN or infinite values")
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Posterior means z^(1) = E[q(z|x)] for images in [0, 1]."""
+        self._check_images(images)
+        mean, _ = self.encoder(images.to(self.device, torch.float32))
+        return mean
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Decoder means for latents z^(1), as images in [0, 1]."""
+        self._check_latents(latents)
+        return self.decoder(latents.to(self.device, torch.float32))
+
+    @torch.no_grad()
+    def sample(self, count: int, steps: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3)."""
+        noise = torch.randn((count, *self.config.latent_shape), generator=generator, device=self.device)
+        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps))
+
+    @torch.no_grad()
+    def correct(
+        self, latents: torch.Tensor, alpha: float, steps: int = 10, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Noise latents to level alpha, then DDIM back to alpha = 1; alpha = 1 returns them unchanged."""
+        self._check_latents(latents)
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+        if alpha >= 1.0:
+            return latents
+        noise = torch.randn(latents.shape, generator=generator, device=self.device)
+        return diffuse_and_denoise(self.denoiser, latents.to(self.device), ddim_alphas(self.schedule, steps, alpha), noise)
+
+
+@dataclass
+class D2CLoss:
+    """L_D2C = L_D2 + lambda L_C (paper Eqs. 4 and 5), per example, in nats-like units.
+
+    L_D2 = -log p(x|z) (Gaussian decoder with std pixel_sigma) + diffusion_weight * l_diff(z) (Eq. 2)
+           - entropy_weight * H[q(z|x)]; the entropy term makes the latent a sample, not a point.
+    """
+
+    pixel_sigma: float = 0.1  # decoder std in [0, 1] pixel units
+    diffusion_weight: float = 1.0
+    entropy_weight: float = 1.0
+    contrastive_weight: float = 1.0  # lambda of Eq. 4
+
+    def __call__(self, model: D2C, images: torch.Tensor, contrastive=None) -> dict[str, torch.Tensor]:
+        mean, log_var = model.encoder(images)
+        latent = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        reconstruction = model.decoder(latent).float()
+        squared_error = (reconstruction - images.float()).pow(2).flatten(1).sum(dim=1)
+        terms = {
+            "recon": squared_error / (2 * self.pixel_sigma**2),
+            "diffusion": diffusion_loss(model.denoiser, latent, model.schedule),
+            "entropy": 0.5 * (log_var.float() + math.log(2 * math.pi * math.e)).flatten(1).sum(dim=1),
+            "mse": squared_error.detach() / images[0].numel(),
+        }
+        loss = terms["recon"] + self.diffusion_weight * terms["diffusion"] - self.entropy_weight * terms["entropy"]
+        if contrastive is not None and self.contrastive_weight > 0:
+            terms["contrastive"] = contrastive(mean)
+            loss = loss + self.contrastive_weight * terms["contrastive"]
+        terms["loss"] = loss
+        return {name: value.mean() for name, value in terms.items()}

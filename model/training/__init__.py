@@ -1,0 +1,1 @@
+"""Training subpackage: ``python -m model.training --data PATH --out DIR`` produces a checkpoint directory."""

@@ -1,0 +1,3 @@
+from model.training.train import main
+
+main()

@@ -1,0 +1,258 @@
+"""Joint D2C training (paper Eq. 4): encoder, decoder and latent diffusion prior together, plus MoCo-v2.
+
+    python -m model.training --data ../shared/data/celeba64 --out runs/celeba64 --max-minutes 120
+    torchrun --nproc-per-node 2 -m model.training --data ... --out ...      # DDP, any number of nodes
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+from torch import distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from model.card import CELEBA_TERMS
+from model.checkpoint import save_model, update_card
+from model.config import TrainConfig, load_train_config, to_dict
+from model.contrastive import MoCo, face_augment
+from model.d2c import D2C, D2CLoss
+from model.data import load_dataset
+from model.images import save_grid
+from model.networks import ProjectionHead
+
+STATE = "train_state.pt"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m model.training", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="dataset folder (celeba64, CelebA or plain image layout)")
+    parser.add_argument("--out", required=True, help="output checkpoint directory")
+    parser.add_argument("--config", help="JSON file of TrainConfig fields (nested 'model' for ModelConfig)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a TrainConfig field")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: the local rank's GPU)")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much total training time")
+    parser.add_argument("--split", default="train", help="split of a labelled dataset to train on")
+    parser.add_argument("--limit", type=int, help="use only the first N images")
+    parser.add_argument("--threads", type=int, help="torch CPU threads per process")
+    parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16", help="autocast dtype")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    config = load_train_config(args.config)
+    values = to_dict(config)
+    for override in args.set:
+        key, _, raw = override.partition("=")
+        target = values
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            target = target[parent]
+        if leaf not in target:
+            raise SystemExit(f"--set: unknown config key {key!r}")
+        target[leaf] = json.loads(raw)
+    from model.config import train_config_from_dict
+
+    return train_config_from_dict(values)
+
+
+class TrainingStep(nn.Module):
+    """Everything that carries gradients in one step, so DDP can wrap it as one module."""
+
+    def __init__(self, model: D2C, head: ProjectionHead, loss: D2CLoss):
+        super().__init__()
+        self.model, self.head, self.loss = model, head, loss
+
+    def forward(self, images: torch.Tensor, keys: torch.Tensor | None, moco: MoCo | None) -> dict[str, torch.Tensor]:
+        contrastive = None
+        if moco is not None:
+            contrastive = lambda mean: moco.loss(self.head(mean), keys)  # noqa: E731
+        return self.loss(self.model, images, contrastive)
+
+
+def git_commit() -> str:
+    try:
+        root = Path(__file__).resolve().parents[2]
+        return subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def hardware(device: torch.device, world_size: int) -> str:
+    if device.type == "cuda":
+        return f"{world_size} x {torch.cuda.get_device_name(device)}"
+    return f"{world_size} process(es) x {torch.get_num_threads()} thread(s) on {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = build_config(args)
+    out = Path(args.out)
+
+    # 1. processes: one per device under torchrun (gloo on CPU, nccl on CUDA), else a single process
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    device = torch.device(args.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    if world_size > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if config.batch_size % world_size:
+        raise SystemExit(f"batch_size {config.batch_size} is not divisible by {world_size} processes")
+    local_batch = config.batch_size // world_size
+    torch.manual_seed(config.seed + rank)
+
+    # 2. data, decoded once into memory
+    dataset = load_dataset(args.data, split=args.split, resolution=config.model.resolution, limit=args.limit)
+    if len(dataset) < config.batch_size:
+        raise SystemExit(f"{len(dataset)} images is fewer than one batch of {config.batch_size}")
+    steps_per_epoch = len(dataset) // config.batch_size
+
+    # 3. model, EMA copy for shipping, MoCo key networks, optimizer
+    model = D2C(config.model).to(device)
+    head = ProjectionHead(config.model).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    moco = None
+    if config.contrastive_weight > 0:
+        moco = MoCo(model.encoder, head, config.moco_queue, config.moco_momentum, config.moco_temperature).to(device)
+    loss = D2CLoss(config.pixel_sigma, config.diffusion_weight, config.entropy_weight, config.contrastive_weight)
+    step_module = TrainingStep(model, head, loss)
+    parameters = [p for p in step_module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+    # 4. resume: the step counter, optimizer, EMA, queue and RNG continue where the last checkpoint left them
+    step, elapsed = 0, 0.0
+    if args.resume and (out / STATE).is_file():
+        state = torch.load(out / STATE, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        head.load_state_dict(state["head"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        if moco is not None:
+            moco.load_state_dict(state["moco"])
+        step, elapsed = state["step"], state["elapsed_seconds"]
+        torch.set_rng_state(state["rng"][rank % len(state["rng"])])
+    elif args.resume and rank == 0:
+        print(f"--resume: no {out / STATE} yet, starting from scratch", flush=True)
+
+    trainer = DistributedDataParallel(step_module) if world_size > 1 else step_module
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    preview_images = dataset.float_images(slice(0, 8)).to(device)
+
+    def save_checkpoint() -> None:
+        rngs = [torch.get_rng_state()]
+        if world_size > 1:
+            rngs = [torch.empty_like(rngs[0]) for _ in range(world_size)]
+            dist.all_gather_object(rngs, torch.get_rng_state())
+        if rank != 0:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        state = {
+            "model": model.state_dict(), "head": head.state_dict(), "ema": ema.state_dict(),
+            "optimizer": optimizer.state_dict(), "moco": moco.state_dict() if moco else {},
+            "step": step, "elapsed_seconds": elapsed, "rng": rngs, "config": json.dumps(to_dict(config)),
+        }
+        torch.save(state, out / (STATE + ".partial"))
+        os.replace(out / (STATE + ".partial"), out / STATE)
+        save_model(out, ema)
+        generator = torch.Generator(device=device).manual_seed(0)
+        save_grid(ema.decode(ema.sample(32, steps=50, generator=generator)), out / "samples.png")
+        save_grid(torch.cat([preview_images, ema.decode(ema.encode(preview_images))]), out / "reconstructions.png")
+        update_card(
+            out,
+            data={"path": str(Path(args.data).resolve()), "layout": dataset.layout, "split": args.split, "images": len(dataset)},
+            training={
+                "steps": step, "images_seen": step * config.batch_size, "epochs": round(step / steps_per_epoch, 2),
+                "wall_minutes": round(elapsed / 60, 1), "hardware": hardware(device, world_size),
+                "precision": args.precision, "torch": torch.__version__, "git_commit": git_commit(),
+                "last_losses": {name: round(value, 4) for name, value in running.items()},
+                "config": to_dict(config),
+            },
+            terms=CELEBA_TERMS,
+        )
+
+    stop_requested = False
+
+    def request_stop(signum, frame) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    # 5. the loop: one optimizer step per batch, checkpoint every few minutes
+    running: dict[str, float] = {}
+    progress = tqdm(initial=step, disable=args.quiet or rank != 0, dynamic_ncols=True, desc="train")
+    last_save, last_tick = time.monotonic(), time.monotonic()
+    order, order_epoch = None, -1
+    while True:
+        # the data order is a function of (seed, epoch), so a resumed run sees the batches it would have seen
+        epoch, offset = divmod(step, steps_per_epoch)
+        if epoch != order_epoch:
+            order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
+            order_epoch = epoch
+        start = offset * config.batch_size + rank * local_batch
+        images = dataset.float_images(order[start : start + local_batch]).to(device)
+        flip = torch.rand(len(images), device=device) < 0.5
+        images = torch.where(flip[:, None, None, None], images.flip(3), images)
+
+        # 5a. warmup then constant learning rate; the EMA weights are what ships
+        for group in optimizer.param_groups:
+            group["lr"] = config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)
+        with autocast:
+            keys = moco.keys(face_augment(images)) if moco is not None else None
+            terms = trainer(images, keys, moco)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1000.0)
+        optimizer.step()
+        if moco is not None:
+            moco.update(model.encoder, head, keys)
+        decay = min(config.ema_decay, (1 + step) / (10 + step))
+        for p_ema, p_model in zip(ema.parameters(), model.parameters()):
+            p_ema.lerp_(p_model.detach(), 1 - decay)
+        step += 1
+
+        # 5b. bookkeeping: running losses, wall time, and a stop/save decision every rank agrees on
+        for name, value in terms.items():
+            value = float(value.detach())
+            running[name] = 0.98 * running.get(name, value) + 0.02 * value
+        now = time.monotonic()
+        elapsed += now - last_tick
+        last_tick = now
+        progress.update(1)
+        if step % 10 == 0:
+            progress.set_postfix({name: f"{value:.3g}" for name, value in running.items()})
+        decision = torch.tensor(
+            [
+                float(stop_requested or (args.max_minutes and elapsed >= args.max_minutes * 60) or (config.max_steps and step >= config.max_steps)),
+                float(now - last_save >= config.checkpoint_minutes * 60),
+            ]
+        )
+        if world_size > 1:
+            dist.all_reduce(decision, op=dist.ReduceOp.MAX)
+        stop, save = bool(decision[0]), bool(decision[1])
+        if save or stop:
+            save_checkpoint()
+            last_save = time.monotonic()
+            last_tick = last_save
+            if rank == 0 and not args.quiet:
+                progress.write(f"step {step}: checkpoint written to {out} ({elapsed / 60:.1f} min trained)")
+        if stop:
+            break
+    progress.close()
+    if world_size > 1:
+        dist.destroy_process_group()
