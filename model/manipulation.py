@@ -1,0 +1,166 @@
+"""Few-shot manipulation and conditional generation on D2C latents (paper Sec. 5 and Algorithm 1).
+
+Pure functions in the style of k-diffusion samplers. A *condition* is ``(classifier, target)``: target True
+asks for the attribute, False for its absence ("not smiling"); several conditions multiply (their log r add).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from model.attributes import AttributeClassifier, check_latents
+from model.d2c import D2C
+from model.diffusion import ddim_alphas, diffuse_and_denoise
+
+Condition = tuple[AttributeClassifier, bool]
+
+
+@dataclass
+class ManipulationSettings:
+    strength: float = 1.0  # s, exponent on r(c|z): how hard the classifier pulls (0 = no edit)
+    alpha: float = 0.9  # noise level of the diffusion correction (1 = no correction)
+    sigma: float = 8.0  # RBF width of the closeness term, in latent-norm units (latents have norm sqrt(D))
+    steps: int = 5  # K Langevin-like steps, each followed by a correction
+    step_size: float = 4.0  # eta, in units of sigma^2 / K
+    correction_steps: int = 5  # DDIM steps from alpha back to 1
+    noise: float = 0.0  # Langevin noise scale (0 = deterministic gradient ascent)
+    margin: float = 4.0  # fast mode: target logit of the shifted latent, per unit strength
+
+
+class NoSampleAccepted(ValueError):
+    """Rejection sampling drew its whole budget without accepting a latent."""
+
+
+def log_condition(latents: torch.Tensor, conditions: list[Condition]) -> torch.Tensor:
+    """log r(c|z) of the product of conditions: sum of each classifier's log r(c = target | z)."""
+    if not conditions:
+        raise ValueError("at least one condition is required")
+    return sum(classifier.log_prob(latents, target) for classifier, target in conditions)
+
+
+def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], strength: float, sigma: float) -> torch.Tensor:
+    """log of r(c|z)^s * exp(-|z - z_src|^2 / (2 sigma^2)): the classifier times RBF closeness (paper Sec. 5)."""
+    closeness = (latents - source).flatten(1).pow(2).sum(dim=1) / (2 * sigma**2)
+    return strength * log_condition(latents, conditions) - closeness
+
+
+def langevin_step(latents, source, conditions, strength: float, sigma: float, step_size: float, noise: float, generator=None):
+    """One step z <- z + eta grad log target(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4)."""
+    with torch.enable_grad():
+        current = latents.detach().requires_grad_(True)
+        gradient, = torch.autograd.grad(manipulation_target(current, source, conditions, strength, sigma).sum(), current)
+    updated = latents + step_size * gradient
+    if noise > 0:
+        updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(latents.shape, generator=generator, device=latents.device)
+    return updated
+
+
+def diffusion_correction(model: D2C, latents: torch.Tensor, alpha: float, steps: int, generator=None) -> torch.Tensor:
+    """Noise to level alpha and DDIM back to alpha = 1, pulling an edited latent back onto the prior."""
+    if alpha >= 1.0:
+        return latents
+    noise = torch.randn(latents.shape, generator=generator, device=latents.device)
+    return diffuse_and_denoise(model.denoiser, latents, ddim_alphas(model.schedule, steps, alpha), noise)
+
+
+def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> None:
+    check_latents(latents, model.config.latent_shape)
+    if not conditions:
+        raise ValueError("at least one condition is required")
+    for classifier, _ in conditions:
+        if tuple(classifier.latent_shape) != tuple(model.config.latent_shape):
+            raise ValueError(
+                f"attribute {classifier.name!r} was fitted on latents {tuple(classifier.latent_shape)}, "
+                f"this model's are {tuple(model.config.latent_shape)}"
+            )
+
+
+def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None) -> torch.Tensor:
+    """Paper Sec. 5, "conditions from manipulation constraints": K Langevin-like steps on
+    log r(c|z)^s - |z - z_src|^2 / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM to 1).
+    """
+    _check(model, latents, conditions)
+    if settings.strength == 0:
+        return latents
+    source = latents.detach()
+    step_size = settings.step_size * settings.sigma**2 / settings.steps / 2
+    for _ in range(settings.steps):
+        latents = langevin_step(latents, source, conditions, settings.strength, settings.sigma, step_size, settings.noise, generator)
+        latents = diffusion_correction(model, latents, settings.alpha, settings.correction_steps, generator)
+    return latents
+
+
+def linear_shift(latents: torch.Tensor, conditions: list[Condition], margin: float) -> torch.Tensor:
+    """Move each latent along each classifier's normal until its logit reaches +margin (or -margin when negated)."""
+    for classifier, target in conditions:
+        weight = classifier.weight.to(latents.device).reshape(latents.shape[1:])
+        sign = 1.0 if target else -1.0
+        deficit = (margin - sign * classifier.logit(latents)).clamp(min=0)
+        latents = latents + (sign * deficit / weight.pow(2).sum())[:, None, None, None] * weight
+    return latents
+
+
+def manipulate_fast(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None, correct: bool = True) -> torch.Tensor:
+    """The official D2C code's mode: one step along the classifier normal, then a light diffusion correction."""
+    _check(model, latents, conditions)
+    if settings.strength == 0:
+        return latents
+    shifted = linear_shift(latents, conditions, settings.margin * settings.strength)
+    if not correct:
+        return shifted
+    return diffusion_correction(model, shifted, max(settings.alpha, 0.95), settings.correction_steps, generator)
+
+
+def manipulate(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings | None = None, mode: str = "paper", seed: int = 0) -> torch.Tensor:
+    """Edit latents towards the conditions; mode is "paper", "fast" or "no_correction" (linear shift only)."""
+    settings = settings or ManipulationSettings()
+    generator = torch.Generator(device=latents.device).manual_seed(seed)
+    if mode == "paper":
+        return manipulate_paper(model, latents, conditions, settings, generator)
+    if mode == "fast":
+        return manipulate_fast(model, latents, conditions, settings, generator)
+    if mode == "no_correction":
+        return manipulate_fast(model, latents, conditions, settings, generator, correct=False)
+    raise ValueError(f"unknown manipulation mode {mode!r}; use paper, fast or no_correction")
+
+
+@dataclass
+class GenerationResult:
+    latents: torch.Tensor
+    drawn: int  # prior samples drawn
+    accepted: int
+
+    @property
+    def acceptance(self) -> float:
+        return self.accepted / max(self.drawn, 1)
+
+
+def rejection_sample(model: D2C, conditions: list[Condition], count: int, budget: int, batch_size: int = 64,
+                     sharpness: float = 1.0, steps: int = 50, seed: int = 0) -> GenerationResult:
+    """Algorithm 1 line 4 by rejection sampling: draw z ~ p_theta(z) (DDIM), accept with probability r(c|z)^k.
+
+    Stops at `count` accepted or `budget` drawn; raises NoSampleAccepted when none is accepted.
+    """
+    if count < 1 or budget < 1:
+        raise ValueError(f"count and budget must be positive, got count={count}, budget={budget}")
+    _check(model, torch.zeros(1, *model.config.latent_shape, device=model.device), conditions)
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    accepted, drawn = [], 0
+    while drawn < budget and sum(len(batch) for batch in accepted) < count:
+        size = min(batch_size, budget - drawn)
+        latents = model.sample(size, steps=steps, generator=generator)
+        probability = (sharpness * log_condition(latents, conditions)).exp()
+        keep = torch.rand(size, generator=generator, device=model.device) < probability
+        accepted.append(latents[keep])
+        drawn += size
+    latents = torch.cat(accepted)[:count]
+    if len(latents) == 0:
+        raise NoSampleAccepted(f"no sample was accepted in a budget of {budget} draws; the condition may be too rare or contradictory")
+    return GenerationResult(latents, drawn, len(torch.cat(accepted)))
+
+
+def generate(model: D2C, conditions: list[Condition], count: int, budget: int | None = None, seed: int = 0, sharpness: float = 1.0) -> tuple[torch.Tensor, float]:
+    """Conditional generation (Algorithm 1): latents that satisfy the conditions, and the acceptance rate."""
+    result = rejection_sample(model, conditions, count, budget or 50 * count, sharpness=sharpness, seed=seed)
+    return result.latents, result.acceptance
