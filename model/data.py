@@ -79,25 +79,25 @@ def detect_layout(root: Path) -> str:
     return "folder"
 
 
-def _load_celeba64(root: Path, split: str | None, resolution: int, limit: int | None) -> FaceDataset:
+def _load_celeba64(root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool) -> FaceDataset:
     with open(root / "attributes.csv", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
-        rows = [row for row in reader if split is None or row[2] == split]
+        rows = [row for row in reader if (split is None or row[2] == split) and (ids is None or row[0] in ids)]
     if not rows:
         raise DatasetError(f"{root / 'attributes.csv'} has no rows for split {split!r}")
     rows = rows[:limit]
     names = header[4:]
     files = [root / row[1] for row in rows]
-    missing = [str(path) for path in files if not path.is_file()]
+    missing = [] if labels_only else [str(path) for path in files if not path.is_file()]
     if missing:
         raise DatasetError(f"{len(missing)} image files listed in attributes.csv are missing, e.g. {missing[0]}")
     labels = torch.tensor([[int(value) for value in row[4:]] for row in rows], dtype=torch.int8)
-    images = _stack(root, files, resolution, None)
+    images = torch.empty(0, dtype=torch.uint8) if labels_only else _stack(root, files, resolution, None)
     return FaceDataset(images, [row[0] for row in rows], names, labels, "celeba64")
 
 
-def _load_celeba(root: Path, split: str | None, resolution: int, limit: int | None) -> FaceDataset:
+def _load_celeba(root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool) -> FaceDataset:
     lines = (root / "list_attr_celeba.txt").read_text().split("\n")
     names = lines[1].split()
     entries = [line.split() for line in lines[2:] if line.strip()]
@@ -107,12 +107,14 @@ def _load_celeba(root: Path, split: str | None, resolution: int, limit: int | No
             raise DatasetError(f"split {split!r} asked for but {partition_file} is missing")
         partition = dict(line.split() for line in partition_file.read_text().split("\n") if line.strip())
         entries = [entry for entry in entries if CELEBA_SPLITS.get(partition.get(entry[0], "")) == split]
+    if ids is not None:
+        entries = [entry for entry in entries if Path(entry[0]).stem in ids]
     if not entries:
         raise DatasetError(f"{root} has no images for split {split!r}")
     entries = entries[:limit]
     files = [root / "img_align_celeba" / entry[0] for entry in entries]
     labels = torch.tensor([[1 if value == "1" else 0 for value in entry[1:]] for entry in entries], dtype=torch.int8)
-    images = _stack(root, files, resolution, CELEBA_BOX)
+    images = torch.empty(0, dtype=torch.uint8) if labels_only else _stack(root, files, resolution, CELEBA_BOX)
     return FaceDataset(images, [Path(entry[0]).stem for entry in entries], names, labels, "celeba")
 
 
@@ -122,16 +124,23 @@ def _load_folder(root: Path, resolution: int, limit: int | None) -> FaceDataset:
     return FaceDataset(images, [str(path.relative_to(root)) for path in files])
 
 
-def load_dataset(path: str | Path, split: str | None = None, resolution: int = 64, limit: int | None = None) -> FaceDataset:
-    """Load a dataset of any of the three layouts; `split` filters labelled layouts (train/valid/test)."""
+def load_dataset(
+    path: str | Path, split: str | None = None, resolution: int = 64, limit: int | None = None,
+    ids: set[str] | None = None, labels_only: bool = False,
+) -> FaceDataset:
+    """Load a dataset of any of the three layouts.
+
+    `split` filters labelled layouts (train/valid/test), `ids` keeps only those image ids, and `labels_only`
+    skips decoding pixels (images is then an empty tensor) for choosing examples by label.
+    """
     root = Path(path)
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist")
     layout = detect_layout(root)
     if layout == "celeba64":
-        return _load_celeba64(root, split, resolution, limit)
+        return _load_celeba64(root, split, resolution, limit, ids, labels_only)
     if layout == "celeba":
-        return _load_celeba(root, split, resolution, limit)
+        return _load_celeba(root, split, resolution, limit, ids, labels_only)
     if split is not None and split != "train":
         raise DatasetError(f"{root} is a plain image folder with no splits; cannot select split {split!r}")
     return _load_folder(root, resolution, limit)

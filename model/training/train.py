@@ -152,11 +152,22 @@ def main(argv: list[str] | None = None) -> None:
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
     preview_images = dataset.float_images(slice(0, 8)).to(device)
 
+    def replicas_in_sync() -> bool:
+        """DDP keeps every rank's weights equal; check it at each checkpoint rather than trust it."""
+        checksum = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum().reshape(1)
+        gathered = [torch.empty_like(checksum) for _ in range(world_size)]
+        dist.all_gather(gathered, checksum)
+        return all(torch.equal(gathered[0], other) for other in gathered)
+
     def save_checkpoint() -> None:
         rngs = [torch.get_rng_state()]
+        in_sync = True
         if world_size > 1:
             rngs = [torch.empty_like(rngs[0]) for _ in range(world_size)]
             dist.all_gather_object(rngs, torch.get_rng_state())
+            in_sync = replicas_in_sync()
+            if not in_sync:
+                raise RuntimeError("DDP replicas diverged: ranks hold different weights")
         if rank != 0:
             return
         out.mkdir(parents=True, exist_ok=True)
@@ -178,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
                 "steps": step, "images_seen": step * config.batch_size, "epochs": round(step / steps_per_epoch, 2),
                 "wall_minutes": round(elapsed / 60, 1), "hardware": hardware(device, world_size),
                 "precision": args.precision, "torch": torch.__version__, "git_commit": git_commit(),
+                "world_size": world_size, "replicas_in_sync": in_sync,
                 "last_losses": {name: round(value, 4) for name, value in running.items()},
                 "config": to_dict(config),
             },
