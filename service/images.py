@@ -1,0 +1,104 @@
+"""Upload checks and decoding with Pillow only (shared by the API and the workers, no numpy or torch).
+
+`inspect_upload` reads just the header, so byte and pixel limits are enforced before any pixel is decoded.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+class UploadError(ValueError):
+    """A refused upload; `status` is the HTTP code (413 too large, 422 unreadable)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class UploadInfo:
+    format: str
+    width: int
+    height: int
+
+
+def _open(data: bytes, label: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=list(FORMATS))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise UploadError(413, f"{label}: {error}") from error
+    except UnidentifiedImageError as error:
+        raise UploadError(422, f"{label} is not a JPEG, PNG or WebP image") from error
+
+
+def _checked(data: bytes, max_bytes: int, max_pixels: int, label: str) -> Image.Image:
+    """The lazily opened image, once size, format and pixel count pass (only the header is read)."""
+    if len(data) > max_bytes:
+        raise UploadError(413, f"{label} is {len(data)} bytes; the limit is {max_bytes} bytes")
+    if not data:
+        raise UploadError(422, f"{label} is empty")
+    image = _open(data, label)
+    width, height = image.size
+    if width * height > max_pixels:
+        raise UploadError(413, f"{label} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels")
+    if width < 8 or height < 8:
+        raise UploadError(422, f"{label} is {width}x{height}; images must be at least 8x8 pixels")
+    return image
+
+
+def _load(image: Image.Image, label: str) -> None:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise UploadError(422, f"{label} is corrupt or truncated: {error}") from error
+
+
+def inspect_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "image") -> UploadInfo:
+    """Check the header limits, then verify the data decodes (at 1/8 scale for JPEG, which is cheap)."""
+    image = _checked(data, max_bytes, max_pixels, label)
+    width, height = image.size
+    if image.format == "JPEG":
+        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+    _load(image, label)
+    return UploadInfo(image.format, width, height)
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Upright 8-bit RGB: EXIF orientation applied; alpha over white; CMYK, palette, grey and 16-bit converted."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale: map 0..65535 onto 0..255 rather than clipping at 255
+        image = image.convert("I").point(lambda value: value / 257).convert("L")
+    if image.mode == "F":
+        image = image.convert("L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        return _flatten_alpha(image)
+    return image.convert("RGB")
+
+
+def decode_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "image") -> Image.Image:
+    """Re-check the limits (workers do not trust Redis contents blindly) and decode to upright RGB."""
+    image = _checked(data, max_bytes, max_pixels, label)
+    _load(image, label)
+    return to_rgb(image)
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,46 @@
+"""The FastAPI app factory: routers, Redis, Prometheus metrics and the static UI at /."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Counter
+from redis import Redis
+
+from service.job_metrics import RedisStateCollector
+from service.routes import attributes, generate, health, jobs, manipulate
+from service.settings import Settings, get_settings
+
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
+    requests = Counter("d2c_http_requests_total", "HTTP requests by route template and status",
+                       ["method", "route", "status"], registry=registry)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next):
+        response = await call_next(request)
+        route = request.scope.get("route")
+        requests.labels(request.method, getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="D2C faces",
+        summary="Edit faces by attribute from a handful of examples (D2C: diffusion-decoding models with contrastive representations)",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.redis = Redis.from_url(settings.redis_url)
+    app.state.metrics = CollectorRegistry()
+    app.state.metrics.register(RedisStateCollector(app.state.redis))
+    _instrument(app, app.state.metrics)
+    for module in (manipulate, attributes, generate, jobs, health):
+        app.include_router(module.router)
+    if FRONTEND.is_dir():
+        app.mount("/", StaticFiles(directory=FRONTEND, html=True), name="frontend")
+    return app

@@ -1,0 +1,78 @@
+"""Attributes: list, inspect, define (binary, PU or from a zip; a new version each time) and delete."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from service import attribute_store, examples, jobs, keys
+from service.conditions import NAME_PATTERN
+from service.deps import ApiKeyDep, RedisDep, SettingsDep
+
+router = APIRouter(tags=["attributes"])
+
+
+def _record(redis, name: str) -> dict:
+    record = attribute_store.get(redis, name)
+    if record is None:
+        known = ", ".join(attribute_store.names(redis)) or "none"
+        raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
+    return record
+
+
+@router.get("/attributes")
+def list_attributes(redis: RedisDep) -> dict:
+    return {"attributes": [attribute_store.public_view(record) for record in attribute_store.all_records(redis)]}
+
+
+@router.get("/attributes/{name}")
+def get_attribute(redis: RedisDep, name: str) -> dict:
+    return attribute_store.public_view(_record(redis, name))
+
+
+@router.delete("/attributes/{name}", status_code=204)
+def delete_attribute(redis: RedisDep, _: ApiKeyDep, name: str) -> Response:
+    if _record(redis, name).get("builtin") == "1":
+        raise HTTPException(403, f"{name!r} is a built-in attribute and cannot be deleted")
+    attribute_store.delete(redis, name)
+    return Response(status_code=204)
+
+
+@router.post("/attributes", status_code=202)
+def define_attribute(
+    redis: RedisDep,
+    settings: SettingsDep,
+    _: ApiKeyDep,
+    name: Annotated[str, Form(description="lowercase letters, digits and _, at most 40")],
+    positive: Annotated[list[UploadFile], File(description="images that have the attribute")] = [],
+    negative: Annotated[list[UploadFile], File(description="images that lack it; none = positive-unlabeled training")] = [],
+    examples_zip: Annotated[UploadFile | None, File(alias="examples", description="zip of images + labels.csv (file,label)")] = None,
+    crop: Annotated[Literal["face", "center", "none"], Form()] = "face",
+) -> JSONResponse:
+    if not NAME_PATTERN.match(name):
+        raise HTTPException(422, f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
+    existing = attribute_store.get(redis, name)
+    if existing and existing.get("builtin") == "1":
+        raise HTTPException(403, f"{name!r} is a built-in attribute and is read-only; choose another name")
+    if examples_zip is not None and (positive or negative):
+        raise HTTPException(422, "give either positive/negative files or one examples zip, not both")
+    if examples_zip is None and not positive:
+        raise HTTPException(422, "no positive examples: send `positive` files (and optionally `negative`) or an `examples` zip")
+    given = examples.from_zip(examples_zip, settings) if examples_zip is not None else examples.from_files(positive, negative, settings)
+    given.check(settings)
+    job_id = jobs.new_job_id()
+    arguments = {
+        "name": name, "crop": crop,
+        "positive": [jobs.store_upload(redis, data, settings) for data in given.positive],
+        "negative": [jobs.store_upload(redis, data, settings) for data in given.negative],
+    }
+    counts = {"positives": len(given.positive), "negatives": len(given.negative)}
+    version = attribute_store.begin_version(redis, name, job_id, counts)
+    try:
+        job = jobs.enqueue(redis, settings, keys.ATTRIBUTES_QUEUE, "workers.tasks.fit_attribute", "attribute", arguments, job_id)
+    except HTTPException:
+        attribute_store.fail_version(redis, name, job_id, "the attributes queue was full")
+        raise
+    body = {**jobs.accepted(job), "name": name, "version": version, "attribute_url": f"/attributes/{name}"}
+    return JSONResponse(body, status_code=202, headers={"Location": f"/jobs/{job.id}"})

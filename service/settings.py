@@ -1,0 +1,41 @@
+"""Service and worker settings, read from environment variables (pydantic-settings)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    redis_url: str = "redis://localhost:6379/0"
+    checkpoint: str = "checkpoints/celeba64"  # read by workers; the API never loads it
+    api_key: str | None = None  # when set, POST/DELETE /attributes need header X-API-Key
+
+    max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_upload_pixels: int = Field(40_000_000, gt=0)
+    max_examples: int = Field(500, gt=0)  # images per attribute definition
+    max_zip_bytes: int = Field(200 * 1024 * 1024, gt=0)  # uncompressed total of an examples zip
+
+    upload_ttl: int = Field(3600, gt=0)  # seconds an uploaded image waits in Redis for a worker
+    result_ttl: int = Field(3600, gt=0)  # seconds finished jobs and their PNGs are kept
+    failed_ttl: int = Field(86400, gt=0)  # seconds failed jobs stay visible
+    job_timeout: int = Field(300, gt=0)
+    job_retries: int = Field(2, ge=0)  # re-runs after a crash or a dead worker
+    queue_limit: int = Field(200, gt=0)  # waiting jobs per queue before POSTs get 503
+    max_wait: float = Field(60.0, ge=0)  # longest ?wait= a request may hold a connection
+
+    batch_size: int = Field(8, gt=0)  # manipulate jobs a worker runs as one batch
+    manipulation_mode: str = "paper"  # paper | fast
+    generate_budget_factor: int = Field(50, gt=0)  # prior draws per requested image before giving up
+    worker_threads: int = Field(0, ge=0)  # torch CPU threads per worker (0 = torch's default)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, gt=0, lt=65536)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,27 @@
+"""Reading multipart files within the byte limit and checking them, turning UploadError into HTTP errors."""
+from __future__ import annotations
+
+from fastapi import HTTPException, UploadFile
+
+from service.images import UploadError, inspect_upload
+from service.settings import Settings
+
+
+def read_limited(upload: UploadFile, limit: int, label: str) -> bytes:
+    """At most `limit` bytes; one more means too large, so an oversized body is never read in full."""
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"{label} is larger than the limit of {limit} bytes")
+    return data
+
+
+def checked_image(data: bytes, settings: Settings, label: str) -> bytes:
+    try:
+        inspect_upload(data, settings.max_upload_bytes, settings.max_upload_pixels, label)
+    except UploadError as error:
+        raise HTTPException(error.status, error.message) from error
+    return data
+
+
+def read_image(upload: UploadFile, settings: Settings, label: str) -> bytes:
+    return checked_image(read_limited(upload, settings.max_upload_bytes, label), settings, label)
