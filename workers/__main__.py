@@ -1,0 +1,67 @@
+"""python -m workers --count N [--device cpu|cuda] [--backend torch|onnx]: start and supervise N worker processes.
+
+On GPU hosts each process sees one GPU (CUDA_VISIBLE_DEVICES). Ctrl-C or SIGTERM stops them all; a process
+that dies is started again, and RQ re-queues the job it was running.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+RESTART_DELAY_SECONDS = 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=1, help="worker processes (on cuda: one per GPU)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be at least 1")
+    return args
+
+
+def spawn(index: int, args: argparse.Namespace) -> subprocess.Popen:
+    env = dict(os.environ)
+    if args.device == "cuda":
+        env["CUDA_VISIBLE_DEVICES"] = str(index)
+    command = [sys.executable, "-m", "workers.process", "--device", args.device, "--backend", args.backend]
+    return subprocess.Popen(command, env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    processes = [spawn(index, args) for index in range(args.count)]
+    while not stopping:
+        time.sleep(0.5)
+        for index, process in enumerate(processes):
+            if process.poll() is not None and not stopping:
+                print(f"worker {index} exited with {process.returncode}; restarting", file=sys.stderr, flush=True)
+                time.sleep(RESTART_DELAY_SECONDS)
+                processes[index] = spawn(index, args)
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

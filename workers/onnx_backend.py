@@ -1,0 +1,43 @@
+"""`--backend onnx`: the model's encoder, decoder and denoiser replaced by ONNX Runtime sessions.
+
+The torch D2C object keeps its sampling and correction logic; only the three networks run in ORT,
+from checkpoint/onnx/{encoder,decoder,denoiser}.onnx as written by `python -m model.export`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from model.d2c import D2C
+from model.export import onnx_session
+
+NETWORKS = ("encoder", "decoder", "denoiser")
+
+
+class OnnxNetwork(nn.Module):
+    def __init__(self, session, input_names: list[str], returns_pair: bool = False):
+        super().__init__()
+        self.session = session
+        self.input_names = input_names
+        self.returns_pair = returns_pair  # the torch encoder returns (mean, log_var); the export keeps the mean
+
+    def forward(self, *inputs: torch.Tensor):
+        feeds = {name: tensor.detach().float().cpu().numpy() for name, tensor in zip(self.input_names, inputs)}
+        output = torch.from_numpy(self.session.run(None, feeds)[0]).to(inputs[0].device)
+        return (output, None) if self.returns_pair else output
+
+
+def with_onnx_networks(model: D2C, checkpoint: str | Path, device: str) -> D2C:
+    directory = Path(checkpoint) / "onnx"
+    missing = [name for name in NETWORKS if not (directory / f"{name}.onnx").is_file()]
+    if missing:
+        raise FileNotFoundError(f"--backend onnx needs {', '.join(f'{directory}/{name}.onnx' for name in missing)}; "
+                                f"run python -m model.export --checkpoint {checkpoint}")
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
+    sessions = {name: onnx_session(directory / f"{name}.onnx", providers=providers) for name in NETWORKS}
+    model.encoder = OnnxNetwork(sessions["encoder"], ["image"], returns_pair=True)
+    model.decoder = OnnxNetwork(sessions["decoder"], ["latent"])
+    model.denoiser = OnnxNetwork(sessions["denoiser"], ["noisy_latent", "alpha"])
+    return model

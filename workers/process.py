@@ -1,0 +1,53 @@
+"""One worker process: load the model once, announce built-ins and liveness, then serve RQ jobs."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import uuid
+
+import torch
+from redis import Redis
+from rq.serializers import JSONSerializer
+
+from service import keys
+from service.settings import get_settings
+from workers import runtime
+from workers.batching import BatchingWorker
+from workers.heartbeat import Heartbeat
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m workers.process")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
+    settings = get_settings()
+    if settings.worker_threads:
+        torch.set_num_threads(settings.worker_threads)
+    redis = Redis.from_url(settings.redis_url)
+    env = runtime.Runtime(settings, redis, args.device, args.backend)
+    runtime.install(env)
+    env.publish_builtins()
+    name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    worker = BatchingWorker(list(keys.QUEUES), connection=redis, serializer=JSONSerializer, name=name)
+    worker.batch_size = settings.batch_size
+    heartbeat = Heartbeat(redis, name)
+    heartbeat.start()
+    logging.info("worker %s ready: %s on %s (%s), built-ins %s", name, settings.checkpoint, args.device, args.backend,
+                 ", ".join(env.builtins) or "none")
+    try:
+        worker.work(burst=args.burst, logging_level="INFO")
+    finally:
+        heartbeat.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""What a worker process loads once: the D2C model, the built-in attributes, the face detector.
+
+User attributes are read from Redis when first used and re-read only when their version changes, so
+attributes defined after the worker started are picked up without a restart.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from redis import Redis
+
+from model.attributes import AttributeClassifier, builtin_directory, load_unlabeled_pool
+from model.checkpoint import load_model
+from service import attribute_store
+from service.settings import Settings
+from workers.errors import JobInputError
+from workers.framing import FaceDetector
+
+log = logging.getLogger(__name__)
+_installed: "Runtime | None" = None
+
+
+def load_builtins(checkpoint: str | Path) -> dict[str, AttributeClassifier]:
+    directory = builtin_directory(checkpoint)
+    if not directory.is_dir():
+        return {}
+    names = sorted(path.stem for path in directory.glob("*.json") if path.with_suffix(".safetensors").is_file())
+    return {name: AttributeClassifier.load(directory, name) for name in names}
+
+
+class Runtime:
+    def __init__(self, settings: Settings, redis: Redis, device: str = "cpu", backend: str = "torch"):
+        self.settings = settings
+        self.redis = redis
+        self.device = device
+        model = load_model(settings.checkpoint, device)
+        if backend == "onnx":
+            from workers.onnx_backend import with_onnx_networks
+
+            model = with_onnx_networks(model, settings.checkpoint, device)
+        self.model = model
+        self.builtins = load_builtins(settings.checkpoint)
+        self.detector = FaceDetector()
+        self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
+        self._pool: torch.Tensor | None = None
+        for name in attribute_store.names(redis):
+            if name not in self.builtins:
+                self._refresh(name)
+
+    @property
+    def resolution(self) -> int:
+        return self.model.config.resolution
+
+    def publish_builtins(self) -> None:
+        for name, classifier in self.builtins.items():
+            attribute_store.publish_builtin(self.redis, name, classifier.kind, classifier.metadata)
+
+    def _refresh(self, name: str) -> AttributeClassifier | None:
+        stored = attribute_store.read_weights(self.redis, name)
+        if stored is None:
+            return None
+        token, weights, info = stored
+        classifier = AttributeClassifier.from_bytes(weights, info)
+        self._user[name] = (token, classifier)
+        log.info("loaded attribute %s (job %s)", name, token)
+        return classifier
+
+    def classifier(self, name: str) -> AttributeClassifier:
+        if name in self.builtins:
+            return self.builtins[name]
+        cached = self._user.get(name)
+        if cached is not None and cached[0] == attribute_store.fitted_by(self.redis, name):
+            return cached[1]
+        classifier = self._refresh(name)
+        if classifier is None:
+            raise JobInputError(f"attribute {name!r} is not available (deleted, or not ready)", 409)
+        return classifier
+
+    def conditions(self, pairs: list[list]) -> list[tuple[AttributeClassifier, bool]]:
+        return [(self.classifier(name), bool(target)) for name, target in pairs]
+
+    def unlabeled_pool(self) -> torch.Tensor:
+        if self._pool is None:
+            self._pool = load_unlabeled_pool(self.settings.checkpoint)
+        return self._pool
+
+
+def install(runtime: Runtime) -> None:
+    global _installed
+    _installed = runtime
+
+
+def current() -> Runtime:
+    if _installed is None:
+        raise RuntimeError("no model runtime in this process: start workers with python -m workers")
+    return _installed
