@@ -1,7 +1,7 @@
 """python -m workers --count N [--device cpu|cuda] [--backend torch|onnx]: start and supervise N worker processes.
 
 On GPU hosts each process sees one GPU (CUDA_VISIBLE_DEVICES). Ctrl-C or SIGTERM stops them all; a process
-that dies is started again, and RQ re-queues the job it was running.
+that dies is started again (RQ re-queues the job it was running), unless it failed at start (bad checkpoint).
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+from workers.errors import STARTUP_FAILED
 RESTART_DELAY_SECONDS = 2
 
 
@@ -36,7 +37,7 @@ def spawn(index: int, args: argparse.Namespace) -> subprocess.Popen:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    stopping = False
+    stopping, status = False, 0
 
     def stop(signum, frame):
         nonlocal stopping
@@ -48,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     while not stopping:
         time.sleep(0.5)
         for index, process in enumerate(processes):
-            if process.poll() is not None and not stopping:
+            code = process.poll()
+            if code is None or stopping:
+                continue
+            if code == STARTUP_FAILED:
+                print(f"worker {index} could not start (see its log); stopping", file=sys.stderr, flush=True)
+                stopping, status = True, STARTUP_FAILED
+            else:
                 print(f"worker {index} exited with {process.returncode}; restarting", file=sys.stderr, flush=True)
                 time.sleep(RESTART_DELAY_SECONDS)
                 processes[index] = spawn(index, args)
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

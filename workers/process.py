@@ -5,16 +5,19 @@ import argparse
 import logging
 import os
 import socket
+import sys
 import uuid
 
 import torch
 from redis import Redis
 from rq.serializers import JSONSerializer
 
+from model.checkpoint import CheckpointError
 from service import keys
 from service.settings import get_settings
 from workers import runtime
 from workers.batching import BatchingWorker
+from workers.errors import STARTUP_FAILED
 from workers.heartbeat import Heartbeat
 
 
@@ -33,7 +36,11 @@ def main(argv: list[str] | None = None) -> None:
     if settings.worker_threads:
         torch.set_num_threads(settings.worker_threads)
     redis = Redis.from_url(settings.redis_url)
-    env = runtime.Runtime(settings, redis, args.device, args.backend)
+    try:
+        env = runtime.Runtime(settings, redis, args.device, args.backend)
+    except (CheckpointError, FileNotFoundError, RuntimeError) as error:
+        logging.error("cannot start: %s", error)
+        sys.exit(STARTUP_FAILED)
     runtime.install(env)
     env.publish_builtins()
     name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
