@@ -4,8 +4,9 @@ Both kinds are linear in the flattened latent, so one fits 100 examples in milli
 used by manipulation, is a fixed direction scaled by how unsure the classifier is.
 
 - binary: L2-regularised logistic regression from positives and negatives, strength picked by 5-fold CV.
-- pu: positive-unlabeled learning (Elkan and Noto 2008): a classifier g(z) = p(labeled | z) of positives
-  against an unlabeled pool, turned into p(c | z) = (1 - k) / k * g / (1 - g) with k = E[g | positive].
+- pu: positive-unlabeled learning. Elkan and Noto (2008) estimate the class prior of the unlabeled pool from a
+  classifier g(z) = p(labeled | z) and k = E[g | positive]; a logistic r(c|z) is then fitted by minimising the
+  unbiased PU risk (du Plessis et al. 2015), convex for the logistic loss: -pi E_P[f] + E_U[log(1 + e^f)].
 """
 from __future__ import annotations
 
@@ -39,17 +40,13 @@ class AttributeClassifier:
     metadata: dict = field(default_factory=dict)
 
     def logit(self, latents: torch.Tensor) -> torch.Tensor:
-        """The classifier's score; log r(c=1|z) = logsigmoid for binary, min(0, .) of the odds for PU."""
+        """The classifier's logit f(z); r(c=1|z) = sigmoid(f(z)) for both kinds."""
         check_latents(latents, self.latent_shape)
         return latents.flatten(1).float() @ self.weight.to(latents.device) + self.bias
 
     def log_prob(self, latents: torch.Tensor, target: bool = True) -> torch.Tensor:
         """log r(c = target | z), shape (N,)."""
         score = self.logit(latents)
-        if self.kind == "pu":
-            # the PU score is log p(c=1|z) itself (capped at 0); "not c" is its complement
-            log_positive = score.clamp(max=0.0)
-            return log_positive if target else torch.log1p(-log_positive.exp().clamp(max=1 - 1e-6))
         return F.logsigmoid(score if target else -score)
 
     def probability(self, latents: torch.Tensor, target: bool = True) -> torch.Tensor:
@@ -165,8 +162,25 @@ def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torc
     return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata)
 
 
+def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, l2: float):
+    """Linear f minimising the unbiased PU logistic risk -pi E_P[f] + E_U[softplus(f)] + l2/2 |w|^2."""
+    weight = torch.zeros(positive.shape[1], requires_grad=True)
+    bias = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        risk = -prior * (positive @ weight + bias).mean() + F.softplus(unlabeled @ weight + bias).mean()
+        loss = risk + 0.5 * l2 * weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weight.detach(), float(bias.detach())
+
+
 def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.Tensor, l2: float = 1e-2, seed: int = 0) -> AttributeClassifier:
-    """Elkan-Noto PU classifier: positives vs an unlabeled pool, corrected by k = E[g(z) | positive] (by CV)."""
+    """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk."""
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
     _prepare(name, unlabeled_latents, 10, "unlabeled")
@@ -188,10 +202,11 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     features = torch.cat([positive, unlabeled])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(unlabeled))])
     weight, bias = _logistic(features, labels, l2)
-    # log p(c=1|z) = log((1-k)/k) + logit g(z): still linear in z, so it shares the binary code path
-    bias = bias + math.log((1 - k) / k)
-    prior = float((unlabeled @ weight + bias).clamp(max=0).exp().mean())
-    recall = float((torch.cat(held_scores) / k >= 0.5).float().mean())
+    # Elkan-Noto: an unlabeled z is positive with probability (1 - k) / k * g / (1 - g)
+    odds = (unlabeled @ weight + bias + math.log((1 - k) / k)).exp()
+    prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
+    weight, bias = _pu_logistic(positive, unlabeled, prior, l2)
+    recall = float(((positive @ weight + bias) > 0).float().mean())
     metadata = {
         "positives": len(positive), "negatives": 0, "unlabeled": len(unlabeled),
         "label_frequency": round(k, 4), "class_prior": round(prior, 4), "cv_recall": round(recall, 4),

@@ -18,14 +18,21 @@ Condition = tuple[AttributeClassifier, bool]
 
 @dataclass
 class ManipulationSettings:
-    strength: float = 1.0  # s, exponent on r(c|z): how hard the classifier pulls (0 = no edit)
+    strength: float = 1.0  # how hard each classifier pulls (0 = no edit); see LOGIT_GAIN
     alpha: float = 0.9  # noise level of the diffusion correction (1 = no correction)
     sigma: float = 8.0  # RBF width of the closeness term, in latent-norm units (latents have norm sqrt(D))
     steps: int = 5  # K Langevin-like steps, each followed by a correction
-    step_size: float = 4.0  # eta, in units of sigma^2 / K
+    step_size: float = 0.5  # eta, as a fraction of 1 / (curvature of the target), so steps never overshoot
     correction_steps: int = 5  # DDIM steps from alpha back to 1
     noise: float = 0.0  # Langevin noise scale (0 = deterministic gradient ascent)
     margin: float = 4.0  # fast mode: target logit of the shifted latent, per unit strength
+
+
+# The exponent on each r_i is strength * LOGIT_GAIN / (REFERENCE_SIGMA^2 |w_i|^2), so that whatever a classifier's
+# weight norm, strength 1 at sigma = REFERENCE_SIGMA moves its logit by up to LOGIT_GAIN * (1 - r) at equilibrium
+# with the closeness term (the logit gain scales with (sigma / REFERENCE_SIGMA)^2).
+LOGIT_GAIN = 8.0
+REFERENCE_SIGMA = 8.0
 
 
 class NoSampleAccepted(ValueError):
@@ -39,17 +46,23 @@ def log_condition(latents: torch.Tensor, conditions: list[Condition]) -> torch.T
     return sum(classifier.log_prob(latents, target) for classifier, target in conditions)
 
 
-def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], strength: float, sigma: float) -> torch.Tensor:
-    """log of r(c|z)^s * exp(-|z - z_src|^2 / (2 sigma^2)): the classifier times RBF closeness (paper Sec. 5)."""
+def condition_exponents(conditions: list[Condition], strength: float) -> list[float]:
+    """Per-classifier exponents s_i on r_i, normalised by |w_i|^2 so `strength` means the same for every classifier."""
+    return [strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(classifier.weight.pow(2).sum()) + 1e-12) for classifier, _ in conditions]
+
+
+def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float], sigma: float) -> torch.Tensor:
+    """log of prod_i r_i(c_i|z)^s_i * exp(-|z - z_src|^2 / (2 sigma^2)): classifiers times RBF closeness (Sec. 5)."""
     closeness = (latents - source).flatten(1).pow(2).sum(dim=1) / (2 * sigma**2)
-    return strength * log_condition(latents, conditions) - closeness
+    classifiers = sum(exponent * classifier.log_prob(latents, target) for exponent, (classifier, target) in zip(exponents, conditions))
+    return classifiers - closeness
 
 
-def langevin_step(latents, source, conditions, strength: float, sigma: float, step_size: float, noise: float, generator=None):
+def langevin_step(latents, source, conditions, exponents: list[float], sigma: float, step_size: float, noise: float, generator=None):
     """One step z <- z + eta grad log target(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4)."""
     with torch.enable_grad():
         current = latents.detach().requires_grad_(True)
-        gradient, = torch.autograd.grad(manipulation_target(current, source, conditions, strength, sigma).sum(), current)
+        gradient, = torch.autograd.grad(manipulation_target(current, source, conditions, exponents, sigma).sum(), current)
     updated = latents + step_size * gradient
     if noise > 0:
         updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(latents.shape, generator=generator, device=latents.device)
@@ -84,9 +97,12 @@ def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Conditi
     if settings.strength == 0:
         return latents
     source = latents.detach()
-    step_size = settings.step_size * settings.sigma**2 / settings.steps / 2
+    exponents = condition_exponents(conditions, settings.strength)
+    # the target's curvature: 1 / sigma^2 from closeness, at most s_i |w_i|^2 / 4 from each logistic r_i
+    curvature = 1 / settings.sigma**2 + sum(e * float(c.weight.pow(2).sum()) / 4 for e, (c, _) in zip(exponents, conditions))
+    step_size = settings.step_size / curvature
     for _ in range(settings.steps):
-        latents = langevin_step(latents, source, conditions, settings.strength, settings.sigma, step_size, settings.noise, generator)
+        latents = langevin_step(latents, source, conditions, exponents, settings.sigma, step_size, settings.noise, generator)
         latents = diffusion_correction(model, latents, settings.alpha, settings.correction_steps, generator)
     return latents
 

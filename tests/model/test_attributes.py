@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu
+
+SHAPE = (4, 4, 4)
+
+
+def toy_latents(count: int, shift: float, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    latents = torch.randn(count, *SHAPE, generator=generator)
+    latents[:, 0, 0, 0] += shift  # the class lives along one coordinate
+    return latents
+
+
+def test_binary_fit_separates_toy_latents():
+    classifier = fit_binary("toy", toy_latents(50, 3.0, 0), toy_latents(50, -3.0, 1))
+    assert classifier.kind == "binary" and classifier.metadata["cv_accuracy"] > 0.9
+    positive, negative = toy_latents(200, 3.0, 2), toy_latents(200, -3.0, 3)
+    accuracy = ((classifier.probability(positive) > 0.5).float().mean() + (classifier.probability(negative) < 0.5).float().mean()) / 2
+    assert accuracy > 0.95
+    assert torch.allclose(classifier.probability(positive, True) + classifier.probability(positive, False), torch.ones(200), atol=1e-5)
+
+
+@pytest.mark.parametrize("prior", [0.2, 0.5])
+def test_pu_recovers_a_known_class_prior(prior):
+    count = 2000
+    positives_in_pool = int(prior * count)
+    pool = torch.cat([toy_latents(positives_in_pool, 4.0, 10), toy_latents(count - positives_in_pool, -4.0, 11)])
+    classifier = fit_pu("toy_pu", toy_latents(100, 4.0, 12), pool)
+    assert classifier.kind == "pu"
+    assert abs(classifier.metadata["class_prior"] - prior) < 0.08
+    assert classifier.probability(toy_latents(100, 4.0, 13)).mean() > 0.8
+    assert classifier.probability(toy_latents(100, -4.0, 14)).mean() < 0.2
+
+
+def test_serialization_round_trip(tmp_path):
+    classifier = fit_binary("round_trip", toy_latents(20, 2.0, 0), toy_latents(20, -2.0, 1))
+    classifier.save(tmp_path)
+    loaded = AttributeClassifier.load(tmp_path, "round_trip")
+    assert (loaded.name, loaded.kind, loaded.latent_shape) == ("round_trip", "binary", SHAPE)
+    assert loaded.metadata["positives"] == 20 and loaded.metadata["cv_accuracy"] == classifier.metadata["cv_accuracy"]
+    latents = toy_latents(8, 0.0, 2)
+    assert torch.allclose(loaded.log_prob(latents), classifier.log_prob(latents))
+    again = AttributeClassifier.from_bytes(*loaded.to_bytes())
+    assert torch.equal(again.weight, loaded.weight)
+
+
+def test_bad_definitions_are_clear_errors(tmp_path):
+    negatives = toy_latents(10, -2.0, 0)
+    with pytest.raises(AttributeDefinitionError, match="at least 2 positive"):
+        fit_binary("empty", torch.empty(0, *SHAPE), negatives)
+    with pytest.raises(AttributeDefinitionError, match="NaN"):
+        fit_binary("nan", torch.full((5, *SHAPE), float("nan")), negatives)
+    with pytest.raises(AttributeDefinitionError, match="must match"):
+        fit_binary("Bad Name!", toy_latents(5, 2.0, 1), negatives)
+    with pytest.raises(AttributeDefinitionError, match="different shapes"):
+        fit_binary("shapes", torch.randn(5, 2, 4, 4), negatives)
+    classifier = fit_binary("ok", toy_latents(5, 2.0, 1), negatives)
+    with pytest.raises(AttributeDefinitionError, match="do not match"):
+        classifier.log_prob(torch.randn(3, 8, 4, 4))
+    with pytest.raises(AttributeDefinitionError, match="not found"):
+        AttributeClassifier.load(tmp_path, "unknown")

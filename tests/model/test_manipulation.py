@@ -1,0 +1,97 @@
+import pytest
+import torch
+
+from model.attributes import fit_binary
+from model.d2c import D2C, D2CLoss
+from model.manipulation import ManipulationSettings, NoSampleAccepted, generate, manipulate, rejection_sample
+
+from .conftest import face_like, tiny_model_config
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny D2C trained by the test on synthetic faces whose hair colour is the attribute."""
+    torch.manual_seed(0)
+    blond = torch.arange(48) % 2 == 0
+    images = torch.stack([torch.from_numpy(face_like(i, 32, bool(b))).permute(2, 0, 1) for i, b in enumerate(blond)]).float() / 255
+    model = D2C(tiny_model_config())
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loss = D2CLoss(contrastive_weight=0.0)
+    for step in range(150):
+        batch = images[(torch.arange(16) + 16 * step) % 48]
+        terms = loss(model, batch)
+        optimizer.zero_grad()
+        terms["loss"].backward()
+        optimizer.step()
+    model.eval().requires_grad_(False)
+    latents = model.encode(images)
+    classifier = fit_binary("blond", latents[blond], latents[~blond])
+    return model, latents[~blond], classifier
+
+
+def test_strength_zero_returns_the_reconstruction(trained):
+    model, latents, classifier = trained
+    for mode in ("paper", "fast", "no_correction"):
+        edited = manipulate(model, latents, [(classifier, True)], ManipulationSettings(strength=0.0), mode=mode)
+        assert torch.equal(model.decode(edited), model.decode(latents))
+
+
+def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step(trained):
+    model, latents, classifier = trained
+    assert (classifier.probability(latents) < 0.5).all()
+    settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=5, alpha=0.95, correction_steps=3)
+    edited = manipulate(model, latents, [(classifier, True)], settings, mode="paper")
+    assert (classifier.probability(edited) > 0.5).float().mean() >= 0.9
+    unconstrained = manipulate(model, latents, [(classifier, True)], ManipulationSettings(**{**settings.__dict__, "sigma": 1e4}), mode="paper")
+    moved = (edited - latents).flatten(1).norm(dim=1)
+    moved_free = (unconstrained - latents).flatten(1).norm(dim=1)
+    assert (moved < moved_free).all()
+
+
+def test_fast_and_uncorrected_modes_reach_the_target(trained):
+    model, latents, classifier = trained
+    for mode in ("fast", "no_correction"):
+        edited = manipulate(model, latents, [(classifier, True)], ManipulationSettings(strength=1.0), mode=mode)
+        assert (classifier.probability(edited) > 0.5).float().mean() >= 0.9, mode
+
+
+def test_negation_and_composition(trained):
+    model, latents, classifier = trained
+    blond = manipulate(model, latents, [(classifier, True)], ManipulationSettings(strength=1.0), mode="no_correction")
+    back = manipulate(model, blond, [(classifier, False)], ManipulationSettings(strength=1.0), mode="no_correction")
+    assert (classifier.probability(back) < 0.5).all()
+    # a second, orthogonal toy attribute: both must hold after one composed edit
+    generator = torch.Generator().manual_seed(3)
+    direction = torch.randn(latents[0].numel(), generator=generator)
+    direction -= direction @ classifier.weight / classifier.weight.pow(2).sum() * classifier.weight
+    other = type(classifier)("other", "binary", direction, 0.0, classifier.latent_shape, {})
+    both = manipulate(model, latents, [(classifier, True), (other, False)], ManipulationSettings(strength=1.0), mode="no_correction")
+    assert (classifier.probability(both) > 0.5).all() and (other.probability(both, target=False) > 0.5).all()
+
+
+def test_rejection_sampling_honours_budget_and_reports_acceptance(trained):
+    model, _, classifier = trained
+    result = rejection_sample(model, [(classifier, True)], count=1000, budget=40, batch_size=16, steps=5)
+    assert result.drawn == 40 and 0 < result.accepted <= 40
+    assert result.acceptance == pytest.approx(result.accepted / 40)
+    latents, acceptance = generate(model, [(classifier, True)], count=3, budget=64, seed=1)
+    assert len(latents) <= 3 and 0 < acceptance <= 1
+
+
+def test_zero_acceptance_fails_clearly(trained):
+    model, _, classifier = trained
+    impossible = type(classifier)("impossible", "binary", classifier.weight * 0, -50.0, classifier.latent_shape, {})
+    with pytest.raises(NoSampleAccepted, match="budget of 20"):
+        rejection_sample(model, [(impossible, True)], count=2, budget=20, batch_size=10, steps=3)
+
+
+def test_bad_inputs_are_clear_errors(trained):
+    model, latents, classifier = trained
+    with pytest.raises(ValueError, match="at least one condition"):
+        manipulate(model, latents, [])
+    with pytest.raises(ValueError, match="do not match"):
+        manipulate(model, torch.randn(2, 8, 16, 16), [(classifier, True)])
+    with pytest.raises(ValueError, match="NaN"):
+        manipulate(model, torch.full_like(latents, float("nan")), [(classifier, True)])
+    with pytest.raises(ValueError, match="unknown manipulation mode"):
+        manipulate(model, latents, [(classifier, True)], mode="magic")
