@@ -20,7 +20,7 @@ class BatchingWorker(SimpleWorker):
 
     def claim_waiting(self, queue: Queue, limit: int) -> list[Job]:
         claimed = []
-        for job_id in queue.get_job_ids(0, limit - 1) if limit > 0 else []:
+        for job_id in queue.get_job_ids(0, limit) if limit > 0 else []:
             if self.connection.lrem(queue.key, 1, job_id):  # 1 only for the worker that removed it
                 job = queue.fetch_job(job_id)
                 if job is not None:

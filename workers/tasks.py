@@ -128,7 +128,7 @@ def run_edits(edits: list[Edit]) -> dict[str, dict | Exception]:
             continue
         for index, (edit, photo, frame, _, _) in enumerate(group):
             pasted = framing.paste(photo, frame, before[index], after[index])
-            outcomes[edit.job_id] = {"results": store_pngs(edit.job_id, [pasted])}
+            outcomes[edit.job_id] = {"results": store_pngs(edit.job_id, [pasted]), "batch_size": len(group)}
             env.redis.delete(edit.upload)
     return outcomes
 

@@ -13,17 +13,31 @@ from service.deps import ApiKeyDep, RedisDep, SettingsDep
 router = APIRouter(tags=["attributes"])
 
 
+def _settled(redis, record: dict) -> dict:
+    """A "training" record whose job already failed for good (e.g. its worker died) is shown as failed."""
+    if record["status"] != attribute_store.TRAINING or not record.get("job_id"):
+        return record
+    try:
+        job = jobs.fetch(redis, record["job_id"])
+    except HTTPException:
+        return record
+    if jobs.public_status(job) == "failed":
+        attribute_store.fail_version(redis, record["name"], job.id, jobs.error_message(job) or "training failed")
+        return attribute_store.get(redis, record["name"]) or record
+    return record
+
+
 def _record(redis, name: str) -> dict:
     record = attribute_store.get(redis, name)
     if record is None:
         known = ", ".join(attribute_store.names(redis)) or "none"
         raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
-    return record
+    return _settled(redis, record)
 
 
 @router.get("/attributes")
 def list_attributes(redis: RedisDep) -> dict:
-    return {"attributes": [attribute_store.public_view(record) for record in attribute_store.all_records(redis)]}
+    return {"attributes": [attribute_store.public_view(_settled(redis, record)) for record in attribute_store.all_records(redis)]}
 
 
 @router.get("/attributes/{name}")

@@ -40,7 +40,7 @@ def face_photo() -> bytes | None:
 
 def examples_zip(labels: dict[str, str], extra: dict[str, bytes] | None = None, labels_text: str | None = None) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for index, name in enumerate(labels):
             archive.writestr(name, png(seed=100 + index))
         for name, data in (extra or {}).items():

@@ -1,0 +1,40 @@
+"""GET /jobs/{id} and its results: shape, unknown ids, results of unfinished or image-less jobs."""
+from __future__ import annotations
+
+from tests.service.images import png
+from tests.service.routes.test_attributes import define
+from tests.service.routes.test_manipulate import poll
+
+
+def test_job_status_has_the_documented_fields(client):
+    job_id = client.post("/manipulate", params={"attr": "smiling", "crop": "none"},
+                         files={"image": ("p.png", png(), "image/png")}).json()["job_id"]
+    status = poll(client, job_id)
+    assert set(status) == {"job_id", "kind", "status", "error", "result_urls", "created_at", "ended_at"}
+    assert status["kind"] == "manipulate" and status["status"] == "finished" and status["error"] is None
+    assert status["result_urls"] == [f"/jobs/{job_id}/result/0"]
+    assert status["created_at"] <= status["ended_at"]
+    assert client.get(f"/jobs/{job_id}/result/0").content == client.get(f"/jobs/{job_id}/result").content
+
+
+def test_unknown_job_is_404(client):
+    assert client.get("/jobs/doesnotexist").status_code == 404
+    assert client.get("/jobs/doesnotexist/result").status_code == 404
+    assert client.get("/jobs/bad$id").status_code == 422
+
+
+def test_attribute_job_has_no_image_result(client):
+    job_id = define(client, "no_image").json()["job_id"]
+    status = poll(client, job_id)
+    assert status["kind"] == "attribute" and status["status"] == "finished" and status["result_urls"] == []
+    response = client.get(f"/jobs/{job_id}/result")
+    assert response.status_code == 404 and "no image results" in response.json()["detail"]
+
+
+def test_failed_job_is_visible_with_its_error(client):
+    job_id = client.post("/manipulate", params={"attr": "smiling", "crop": "face"},
+                         files={"image": ("p.png", png(64, 64, seed=1), "image/png")}).json()["job_id"]
+    status = poll(client, job_id)
+    assert status["status"] == "failed" and "no face" in status["error"]
+    result = client.get(f"/jobs/{job_id}/result")
+    assert result.status_code == 409 and "no face" in result.json()["detail"]

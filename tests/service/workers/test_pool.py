@@ -1,0 +1,93 @@
+"""Worker behaviour on a Redis of its own: readiness before and after start, retry after a worker died,
+failed jobs when no retries are left, and micro-batching of waiting manipulate jobs."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from rq import SimpleWorker
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from service import jobs, keys
+from service.main import create_app
+from tests.service.conftest import embedded_redis, make_settings, start_worker, stop_worker
+from tests.service.images import png
+from tests.service.routes.test_manipulate import poll
+
+FAR_FUTURE = 4_000_000_000  # a cleanup timestamp past every heartbeat: the taken job counts as abandoned
+
+
+@pytest.fixture()
+def fresh(tmp_path, checkpoint):
+    server, url = embedded_redis(tmp_path)
+    settings = make_settings(url, checkpoint)
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield settings, app.state.redis, client
+    server.shutdown()
+
+
+def queue_edit(client, seed: int = 0) -> str:
+    response = client.post("/manipulate", params={"attr": "smiling", "crop": "none", "seed": 0},
+                           files={"image": ("p.png", png(seed=seed), "image/png")})
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
+
+
+def abandon_next_job(redis) -> None:
+    """Take the next manipulate job like a worker would, then 'die' without finishing it."""
+    queue = jobs.queue(redis, keys.MANIPULATE_QUEUE)
+    taker = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
+    job, _ = taker.dequeue_job_and_maintain_ttl(timeout=1)
+    taker.prepare_execution(job)
+    taker.prepare_job_execution(job)
+    StartedJobRegistry(queue=queue).cleanup(timestamp=FAR_FUTURE)
+
+
+def publish_builtins(settings, redis):
+    # without a worker nothing lists the built-ins yet; a short-lived worker would, this is quicker
+    from workers.runtime import load_builtins
+    from service import attribute_store
+
+    for name, classifier in load_builtins(settings.checkpoint).items():
+        attribute_store.publish_builtin(redis, name, classifier.kind, classifier.metadata)
+
+
+def test_ready_only_once_a_worker_has_its_model_and_abandoned_jobs_are_retried(fresh):
+    settings, redis, client = fresh
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503 and "no worker" in not_ready.json()["detail"]
+    publish_builtins(settings, redis)
+    job_id = queue_edit(client)
+    abandon_next_job(redis)
+    assert client.get(f"/jobs/{job_id}").json()["status"] == "queued"  # requeued: it had a retry left
+    worker = start_worker(settings, redis)
+    try:
+        assert client.get("/readyz").status_code == 200
+        assert poll(client, job_id)["status"] == "finished"
+    finally:
+        stop_worker(worker)
+
+
+def test_without_retries_a_dead_workers_job_is_failed_and_says_why(fresh):
+    settings, redis, client = fresh
+    publish_builtins(settings, redis)
+    client.app.state.settings = make_settings(settings.redis_url, settings.checkpoint, job_retries=0)
+    job_id = queue_edit(client)
+    abandon_next_job(redis)
+    status = client.get(f"/jobs/{job_id}").json()
+    assert status["status"] == "failed" and "worker died" in status["error"]
+
+
+def test_waiting_manipulate_jobs_run_as_one_batch(fresh):
+    settings, redis, client = fresh
+    publish_builtins(settings, redis)
+    job_ids = [queue_edit(client, seed) for seed in range(settings.batch_size)]
+    worker = start_worker(settings, redis)
+    try:
+        finished = [poll(client, job_id) for job_id in job_ids]
+    finally:
+        stop_worker(worker)
+    assert all(status["status"] == "finished" for status in finished)
+    batch_sizes = [jobs.fetch(redis, job_id).return_value()["batch_size"] for job_id in job_ids]
+    assert batch_sizes == [settings.batch_size] * settings.batch_size
