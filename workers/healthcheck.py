@@ -1,0 +1,20 @@
+"""Container healthcheck: exit 0 when a worker on this host has a fresh heartbeat (its model is loaded)."""
+from __future__ import annotations
+
+import socket
+import sys
+
+from redis import Redis
+
+from service import keys
+from service.settings import get_settings
+
+
+def main() -> int:
+    redis = Redis.from_url(get_settings().redis_url, socket_timeout=5)
+    mine = redis.keys(keys.live_worker(f"{socket.gethostname()}-*"))
+    return 0 if mine else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
