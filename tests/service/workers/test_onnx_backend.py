@@ -1,0 +1,37 @@
+"""`--backend onnx`: the exported networks stand in for torch's and give the same edits."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from model.checkpoint import load_model
+from model.export import export
+from model.manipulation import manipulate
+from workers.onnx_backend import with_onnx_networks
+from workers.runtime import load_builtins
+
+
+@pytest.fixture(scope="module")
+def exported(checkpoint, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("exported") / "checkpoint"
+    shutil.copytree(checkpoint, directory)
+    export(directory)
+    return directory
+
+
+def test_onnx_networks_match_torch(exported):
+    reference = load_model(exported)
+    onnx = with_onnx_networks(load_model(exported), exported, "cpu")
+    images = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    latents = reference.encode(images)
+    assert torch.allclose(onnx.encode(images), latents, atol=1e-4)
+    assert torch.allclose(onnx.decode(latents), reference.decode(latents), atol=1e-4)
+    conditions = [(load_builtins(exported)["smiling"], True)]
+    assert torch.allclose(manipulate(onnx, latents, conditions, seed=3), manipulate(reference, latents, conditions, seed=3), atol=1e-3)
+
+
+def test_missing_onnx_files_are_a_clear_error(checkpoint):
+    with pytest.raises(FileNotFoundError, match="python -m model.export"):
+        with_onnx_networks(load_model(checkpoint), checkpoint, "cpu")
