@@ -17,6 +17,7 @@ from workers.errors import JobInputError
 FRAME_PER_FACE = 1.45
 FRAME_SHIFT = -0.095
 DETECT_SIDE = 640  # faces are searched on a copy at most this large, for speed
+EXAMPLE_DETECT_SIDE = 160  # attribute examples: many images, usually close-ups, so a coarser search suffices
 FEATHER = 0.3  # share of the mask radius over which the blend fades out
 
 
@@ -40,23 +41,23 @@ class FaceDetector:
     def __init__(self):
         self.cascade = _cascade()
 
-    def largest_face(self, pixels: np.ndarray) -> tuple[int, int, int, int] | None:
+    def largest_face(self, pixels: np.ndarray, detect_side: int = DETECT_SIDE) -> tuple[int, int, int, int] | None:
         """(x, y, w, h) of the largest frontal face in an RGB uint8 image, or None."""
         height, width = pixels.shape[:2]
-        scale = min(1.0, DETECT_SIDE / max(height, width))
+        scale = min(1.0, detect_side / max(height, width))
         grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
             grey = cv2.resize(grey, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         grey = cv2.equalizeHist(grey)
-        minimum = max(20, int(0.08 * min(grey.shape)))
-        faces = self.cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(minimum, minimum))
+        minimum = max(20, int(0.1 * min(grey.shape)))
+        faces = self.cascade.detectMultiScale(grey, scaleFactor=1.15, minNeighbors=5, minSize=(minimum, minimum))
         if len(faces) == 0:
             return None
         x, y, w, h = max(faces, key=lambda box: box[2] * box[3])
         return round(x / scale), round(y / scale), round(w / scale), round(h / scale)
 
-    def face_frame(self, pixels: np.ndarray) -> Frame | None:
-        face = self.largest_face(pixels)
+    def face_frame(self, pixels: np.ndarray, detect_side: int = DETECT_SIDE) -> Frame | None:
+        face = self.largest_face(pixels, detect_side)
         if face is None:
             return None
         x, y, w, h = face
@@ -75,12 +76,13 @@ def whole_frame(pixels: np.ndarray) -> Frame:
     return Frame(0, 0, pixels.shape[1], pixels.shape[0], feather=False)
 
 
-def choose_frame(pixels: np.ndarray, crop: str, detector: FaceDetector, fallback_to_center: bool = False) -> Frame:
+def choose_frame(pixels: np.ndarray, crop: str, detector: FaceDetector, fallback_to_center: bool = False,
+                 detect_side: int = DETECT_SIDE) -> Frame:
     if crop == "center":
         return center_frame(pixels)
     if crop == "none":
         return whole_frame(pixels)
-    frame = detector.face_frame(pixels)
+    frame = detector.face_frame(pixels, detect_side)
     if frame is not None:
         return frame
     if fallback_to_center:

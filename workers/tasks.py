@@ -174,7 +174,7 @@ def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, in
             photo = load_photo(key)
         except JobInputError as error:
             raise JobInputError(f"example {number}: {error.message}", error.status) from error
-        frame = framing.choose_frame(photo, crop, env.detector, fallback_to_center=True)
+        frame = framing.choose_frame(photo, crop, env.detector, fallback_to_center=True, detect_side=framing.EXAMPLE_DETECT_SIDE)
         fallbacks += crop == "face" and frame == framing.center_frame(photo)
         crops.append(framing.cut(photo, frame, env.resolution))
     chunks = [env.model.encode(to_batch(crops[start : start + ENCODE_CHUNK]).to(env.model.device))
