@@ -37,7 +37,7 @@ class RedisStateCollector:
         self.redis = redis
 
     def collect(self):
-        latency = HistogramMetricFamily("d2c_job_seconds", "Job run time on a worker, by job kind", labels=["kind"])
+        latency = HistogramMetricFamily("d2c_job_seconds", "Job latency from enqueue to done, by job kind", labels=["kind"])
         for kind in KINDS:
             stored = {key.decode(): value for key, value in self.redis.hgetall(keys.job_latency(kind)).items()}
             count = int(stored.get("count", 0))

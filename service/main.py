@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter
 from redis import Redis
@@ -27,6 +28,15 @@ def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
         return response
 
 
+def _limit_body(app: FastAPI, limit: int) -> None:
+    @app.middleware("http")
+    async def refuse_large_bodies(request: Request, call_next):
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return JSONResponse({"detail": f"request body is {declared} bytes; the limit is {limit} bytes"}, status_code=413)
+        return await call_next(request)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -38,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis = Redis.from_url(settings.redis_url)
     app.state.metrics = CollectorRegistry()
     app.state.metrics.register(RedisStateCollector(app.state.redis))
+    _limit_body(app, settings.max_request_bytes)
     _instrument(app, app.state.metrics)
     for module in (manipulate, attributes, generate, jobs, health):
         app.include_router(module.router)

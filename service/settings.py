@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,7 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(40_000_000, gt=0)
     max_examples: int = Field(500, gt=0)  # images per attribute definition
     max_zip_bytes: int = Field(200 * 1024 * 1024, gt=0)  # uncompressed total of an examples zip
+    max_request_bytes: int = Field(256 * 1024 * 1024, gt=0)  # whole request body, refused before it is read
 
     upload_ttl: int = Field(3600, gt=0)  # seconds an uploaded image waits in Redis for a worker
     result_ttl: int = Field(3600, gt=0)  # seconds finished jobs and their PNGs are kept
@@ -28,7 +30,7 @@ class Settings(BaseSettings):
     max_wait: float = Field(60.0, ge=0)  # longest ?wait= a request may hold a connection
 
     batch_size: int = Field(8, gt=0)  # manipulate jobs a worker runs as one batch
-    manipulation_mode: str = "paper"  # paper | fast
+    manipulation_mode: Literal["paper", "fast"] = "paper"
     generate_budget_factor: int = Field(50, gt=0)  # prior draws per requested image before giving up
     worker_threads: int = Field(0, ge=0)  # torch CPU threads per worker (0 = torch's default)
 

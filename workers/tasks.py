@@ -6,7 +6,6 @@ hands back the stored outcome, so RQ's status, retry and result bookkeeping stay
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -29,13 +28,13 @@ _prepared: dict[str, dict | Exception] = {}  # job id -> outcome computed in a b
 
 
 def reported(kind: str):
-    """Record latency; turn input errors into a user-facing message with no retry, crashes into retried failures."""
+    """Record latency (queued to done, what the user waits); input errors become a user-facing message with
+    no retry, crashes retried failures."""
 
     def wrap(function):
         @functools.wraps(function)
         def run(**arguments):
             job = get_current_job()
-            started = time.perf_counter()
             try:
                 return function(**arguments)
             except JobInputError as error:
@@ -48,7 +47,10 @@ def reported(kind: str):
                 job.save_meta()
                 raise
             finally:
-                record_job_seconds(runtime.current().redis, kind, time.perf_counter() - started)
+                queued = job.enqueued_at or job.created_at
+                if queued is not None:
+                    waited = (datetime.now(timezone.utc) - queued.replace(tzinfo=queued.tzinfo or timezone.utc)).total_seconds()
+                    record_job_seconds(runtime.current().redis, kind, max(waited, 0.0))
 
         return run
 

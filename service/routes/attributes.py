@@ -59,11 +59,12 @@ def define_attribute(
     settings: SettingsDep,
     _: ApiKeyDep,
     name: Annotated[str, Form(description="lowercase letters, digits and _, at most 40")],
-    positive: Annotated[list[UploadFile], File(description="images that have the attribute")] = [],
-    negative: Annotated[list[UploadFile], File(description="images that lack it; none = positive-unlabeled training")] = [],
+    positive: Annotated[list[UploadFile] | None, File(description="images that have the attribute")] = None,
+    negative: Annotated[list[UploadFile] | None, File(description="images that lack it; none = positive-unlabeled training")] = None,
     examples_zip: Annotated[UploadFile | None, File(alias="examples", description="zip of images + labels.csv (file,label)")] = None,
     crop: Annotated[Literal["face", "center", "none"], Form()] = "face",
 ) -> JSONResponse:
+    positive, negative = positive or [], negative or []
     if not NAME_PATTERN.match(name):
         raise HTTPException(422, f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
     existing = attribute_store.get(redis, name)

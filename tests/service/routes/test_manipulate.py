@@ -131,3 +131,10 @@ def test_bad_images_are_refused_with_a_reason(client, data, status, fragment):
     response = post(client, data, {"attr": "smiling"})
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
+
+
+def test_an_oversized_request_body_is_refused_before_it_is_read(client):
+    limit = client.app.state.settings.max_request_bytes
+    response = client.post("/manipulate", params={"attr": "smiling"}, content=b"x",
+                           headers={"content-length": str(limit + 1), "content-type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 413 and "request body" in response.json()["detail"]
