@@ -38,3 +38,14 @@ def test_failed_job_is_visible_with_its_error(client):
     assert status["status"] == "failed" and "no face" in status["error"]
     result = client.get(f"/jobs/{job_id}/result")
     assert result.status_code == 409 and "no face" in result.json()["detail"]
+
+
+def test_results_expire_and_uploads_are_removed_once_done(client, redis, settings):
+    job_id = client.post("/manipulate", params={"attr": "smiling", "crop": "none"},
+                         files={"image": ("p.png", png(), "image/png")}).json()["job_id"]
+    assert poll(client, job_id)["status"] == "finished"
+    from service import jobs
+
+    job = jobs.fetch(redis, job_id)
+    assert 0 < redis.ttl(jobs.result_keys(job)[0]) <= settings.result_ttl
+    assert redis.exists(job.kwargs["upload"]) == 0
