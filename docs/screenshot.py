@@ -1,0 +1,51 @@
+"""Retake docs/ui.png: python docs/screenshot.py CHECKPOINT PHOTO (serves CHECKPOINT with make run's launcher,
+edits PHOTO with +smiling -eyeglasses in Debian's Chromium, screenshots the page)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = "8765"
+
+
+def main(checkpoint: str, photo: str) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(CHECKPOINT=checkpoint, PORT=PORT)
+    server = subprocess.Popen([sys.executable, "-m", "service.launch"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{PORT}/"
+    try:
+        while True:
+            try:
+                if json.load(urllib.request.urlopen(url + "readyz"))["workers"]:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page.goto(url)
+            page.wait_for_selector('#edit-attributes .chip[data-name="smiling"]')
+            page.set_input_files("#edit-file", photo)
+            page.click('#edit-attributes .chip[data-name="smiling"] .plus')
+            page.click('#edit-attributes .chip[data-name="eyeglasses"] .minus')
+            page.click("#edit-run")
+            page.wait_for_function("() => { const i = document.getElementById('after'); return !i.hidden && i.naturalWidth > 0; }")
+            page.screenshot(path=str(ROOT / "docs" / "ui.png"))
+            browser.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
