@@ -123,6 +123,8 @@ async function loadAttributes() {
     showError(`Could not list attributes: ${error.message}`);
     return;
   }
+  // workers list the built-ins when they start: keep asking until some are there
+  if (!state.attributes.length) setTimeout(loadAttributes, 3000);
   renderChips($("edit-attributes"), state.editChoices, updateEditButton);
   renderChips($("generate-attributes"), state.generateChoices, () => {});
   renderTable();

@@ -41,6 +41,8 @@ class BatchingWorker(SimpleWorker):
                 tasks.prepare_batch(edits)
         except JobTimeoutException:
             self.log.warning("batch of %d manipulate jobs timed out; running them one by one", len(batch))
+        except Exception:  # e.g. Redis briefly away: each job then runs (and fails or retries) on its own
+            self.log.exception("batch of %d manipulate jobs failed; running them one by one", len(batch))
         for member, execution in zip(batch, executions):
             self.perform_job(member, queue, execution)
         tasks.forget_batch([member.id for member in batch])

@@ -46,3 +46,17 @@ def test_ui_is_served_at_root(client):
     response = client.get("/")
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
     assert "<script" in response.text
+
+
+def test_not_ready_when_redis_is_unreachable(settings):
+    from fastapi.testclient import TestClient
+
+    from service.main import create_app
+    from tests.service.conftest import make_settings
+
+    broken = create_app(make_settings("redis://127.0.0.1:1/0", settings.checkpoint))
+    with TestClient(broken) as client:
+        response = client.get("/readyz")
+        assert client.get("/healthz").status_code == 200
+    assert response.status_code == 503 and response.json()["redis"] is False
+    assert "Redis unreachable" in response.json()["detail"]
