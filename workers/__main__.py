@@ -13,6 +13,7 @@ import sys
 import time
 
 from workers.errors import STARTUP_FAILED
+
 RESTART_DELAY_SECONDS = 2
 
 
@@ -30,7 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def spawn(index: int, args: argparse.Namespace) -> subprocess.Popen:
     env = dict(os.environ)
     if args.device == "cuda":
-        env["CUDA_VISIBLE_DEVICES"] = str(index)
+        # one GPU per process, chosen among those this host already exposes (all of them when unset)
+        visible = [device for device in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device.strip()]
+        env["CUDA_VISIBLE_DEVICES"] = visible[index % len(visible)] if visible else str(index)
     command = [sys.executable, "-m", "workers.process", "--device", args.device, "--backend", args.backend]
     return subprocess.Popen(command, env=env)
 

@@ -16,7 +16,9 @@ from rq import get_current_job
 
 from model.attributes import AttributeDefinitionError, fit_binary, fit_pu
 from model.images import to_uint8
-from model.manipulation import ManipulationSettings, NoSampleAccepted, generate as generate_latents, manipulate as manipulate_latents
+from model.manipulation import ManipulationSettings, NoSampleAccepted
+from model.manipulation import generate as generate_latents
+from model.manipulation import manipulate as manipulate_latents
 from service import attribute_store, keys
 from service.images import UploadError, decode_upload, png_bytes
 from service.job_metrics import record_job_seconds

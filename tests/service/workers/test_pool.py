@@ -2,6 +2,11 @@
 failed jobs when no retries are left, and micro-batching of waiting manipulate jobs."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 from rq import SimpleWorker
@@ -46,8 +51,8 @@ def abandon_next_job(redis) -> None:
 
 def publish_builtins(settings, redis):
     # without a worker nothing lists the built-ins yet; a short-lived worker would, this is quicker
-    from workers.runtime import load_builtins
     from service import attribute_store
+    from workers.runtime import load_builtins
 
     for name, classifier in load_builtins(settings.checkpoint).items():
         attribute_store.publish_builtin(redis, name, classifier.kind, classifier.metadata)
@@ -91,3 +96,25 @@ def test_waiting_manipulate_jobs_run_as_one_batch(fresh):
     assert all(status["status"] == "finished" for status in finished)
     batch_sizes = [jobs.fetch(redis, job_id).return_value()["batch_size"] for job_id in job_ids]
     assert batch_sizes == [settings.batch_size] * settings.batch_size
+
+
+def live_names(redis) -> set[str]:
+    return {key.decode() for key in redis.scan_iter(match=keys.LIVE_WORKER_PATTERN)}
+
+
+def test_a_worker_process_that_dies_is_replaced(fresh):
+    settings, redis, client = fresh
+    supervisor = start_worker(settings, redis)
+    try:
+        first = live_names(redis)
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 1
+        os.kill(int(children[0]), signal.SIGKILL)
+        deadline = time.monotonic() + 180
+        while not live_names(redis) - first:
+            assert time.monotonic() < deadline, "no replacement worker came up"
+            time.sleep(0.5)
+        assert supervisor.poll() is None
+        assert client.get("/readyz").status_code == 200
+    finally:
+        stop_worker(supervisor)
