@@ -47,7 +47,10 @@ class Runtime:
         self._pool: torch.Tensor | None = None
         for name in attribute_store.names(redis):
             if name not in self.builtins:
-                self._refresh(name)
+                try:
+                    self._refresh(name)
+                except Exception:  # one unreadable attribute must not keep the worker from starting
+                    log.exception("cannot load attribute %s; it will be retried when used", name)
 
     @property
     def resolution(self) -> int:

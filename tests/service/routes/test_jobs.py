@@ -49,3 +49,12 @@ def test_results_expire_and_uploads_are_removed_once_done(client, redis, setting
     job = jobs.fetch(redis, job_id)
     assert 0 < redis.ttl(jobs.result_keys(job)[0]) <= settings.result_ttl
     assert redis.exists(job.kwargs["upload"]) == 0
+
+
+def test_a_job_past_its_timeout_is_stopped_and_shown_failed(client, redis, settings):
+    from service import jobs, keys
+
+    slow = jobs.queue(redis, keys.GENERATE_QUEUE).enqueue("time.sleep", args=[30], job_timeout=1, meta={"kind": "generate"})
+    status = poll(client, slow.id, seconds=60)
+    assert status["status"] == "failed"
+    assert "timeout" in status["error"].lower()
