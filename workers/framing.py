@@ -90,12 +90,18 @@ def choose_frame(pixels: np.ndarray, crop: str, detector: FaceDetector, fallback
     raise JobInputError("no face found in the image; try crop=center, or crop=none for an already aligned face")
 
 
+def _clipped(frame: Frame, height: int, width: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the part of `frame` that lies inside a height x width image."""
+    return max(frame.top, 0), min(frame.top + frame.height, height), max(frame.left, 0), min(frame.left + frame.width, width)
+
+
 def cut(pixels: np.ndarray, frame: Frame, resolution: int) -> np.ndarray:
     """The frame resized to resolution x resolution, float32 in [0, 1]; areas past the border repeat the edge."""
     height, width = pixels.shape[:2]
-    pad = max(0, -frame.left, -frame.top, frame.left + frame.width - width, frame.top + frame.height - height)
-    padded = np.pad(pixels, ((pad, pad), (pad, pad), (0, 0)), mode="edge") if pad else pixels
-    region = padded[frame.top + pad : frame.top + pad + frame.height, frame.left + pad : frame.left + pad + frame.width]
+    top, bottom, left, right = _clipped(frame, height, width)
+    # only the frame's own pixels are padded, never the whole (possibly 40 MP) photo
+    padding = ((top - frame.top, frame.top + frame.height - bottom), (left - frame.left, frame.left + frame.width - right), (0, 0))
+    region = np.pad(pixels[top:bottom, left:right], padding, mode="edge")
     resized = cv2.resize(region, (resolution, resolution), interpolation=cv2.INTER_AREA)
     return resized.astype(np.float32) / 255.0
 
@@ -112,11 +118,11 @@ def _mask(frame: Frame) -> np.ndarray:
 def paste(pixels: np.ndarray, frame: Frame, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Add the upscaled residual `after - before` (model-resolution floats) into the photo inside `frame`."""
     residual = cv2.resize(after - before, (frame.width, frame.height), interpolation=cv2.INTER_CUBIC) * _mask(frame) * 255.0
-    height, width = pixels.shape[:2]
-    top, left = max(frame.top, 0), max(frame.left, 0)
-    bottom, right = min(frame.top + frame.height, height), min(frame.left + frame.width, width)
+    top, bottom, left, right = _clipped(frame, *pixels.shape[:2])
+    result = pixels.copy()
     if bottom <= top or right <= left:
-        return pixels
-    result = pixels.astype(np.float32)
-    result[top:bottom, left:right] += residual[top - frame.top : bottom - frame.top, left - frame.left : right - frame.left]
-    return np.clip(np.rint(result), 0, 255).astype(np.uint8)
+        return result
+    region = result[top:bottom, left:right].astype(np.float32)
+    region += residual[top - frame.top : bottom - frame.top, left - frame.left : right - frame.left]
+    result[top:bottom, left:right] = np.clip(np.rint(region), 0, 255).astype(np.uint8)
+    return result
