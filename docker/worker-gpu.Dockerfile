@@ -19,6 +19,6 @@ COPY model ./model
 COPY service ./service
 COPY workers ./workers
 USER app
-ENV WORKERS=1 BACKEND=onnx
+ENV WORKERS=1 BACKEND=torch
 HEALTHCHECK --interval=15s --timeout=10s --start-period=180s --retries=3 CMD ["python", "-m", "workers.healthcheck"]
 CMD ["sh", "-c", "exec python -m workers --count \"$WORKERS\" --device cuda --backend \"$BACKEND\""]
