@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     settings = get_settings()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        logging.error("cannot start: --device %s but torch sees no CUDA GPU", args.device)
+        sys.exit(STARTUP_FAILED)
     if settings.worker_threads:
         torch.set_num_threads(settings.worker_threads)
     redis = Redis.from_url(settings.redis_url)

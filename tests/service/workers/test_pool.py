@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from rq import SimpleWorker
 from rq.registry import StartedJobRegistry
@@ -15,9 +17,10 @@ from rq.serializers import JSONSerializer
 
 from service import jobs, keys
 from service.main import create_app
-from tests.service.conftest import embedded_redis, make_settings, start_worker, stop_worker
+from tests.service.conftest import ROOT, embedded_redis, make_settings, start_worker, stop_worker, worker_environment
 from tests.service.images import png
 from tests.service.routes.test_manipulate import poll
+from workers.errors import STARTUP_FAILED
 
 FAR_FUTURE = 4_000_000_000  # a cleanup timestamp past every heartbeat: the taken job counts as abandoned
 
@@ -118,3 +121,18 @@ def test_a_worker_process_that_dies_is_replaced(fresh):
         assert client.get("/readyz").status_code == 200
     finally:
         stop_worker(supervisor)
+
+
+@pytest.mark.parametrize("arguments, broken", [
+    (["--count", "1"], "checkpoint"),
+    (["--count", "1", "--backend", "onnx"], "onnx"),  # the tiny checkpoint has no onnx/ folder
+    (["--count", "1", "--device", "cuda"], "cuda"),
+])
+def test_workers_refuse_to_start_without_what_they_need(settings, tmp_path, arguments, broken):
+    if broken == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    checkpoint = tmp_path / "missing" if broken == "checkpoint" else settings.checkpoint
+    env = worker_environment(make_settings(settings.redis_url, checkpoint))
+    result = subprocess.run([sys.executable, "-m", "workers", *arguments], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == STARTUP_FAILED, result.stderr
+    assert "cannot start" in result.stderr
