@@ -5,9 +5,10 @@ asks for the attribute, False for its absence ("not smiling"); several condition
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import torch
+from torch.nn import functional as F
 
 from model.attributes import AttributeClassifier, check_latents
 from model.d2c import D2C
@@ -19,13 +20,15 @@ Condition = tuple[AttributeClassifier, bool]
 @dataclass
 class ManipulationSettings:
     strength: float = 1.0  # how hard each classifier pulls (0 = no edit); see LOGIT_GAIN
-    alpha: float = 0.9  # noise level of the diffusion correction (1 = no correction)
+    alpha: float = 0.95  # noise level of the diffusion correction (1 = no correction)
     sigma: float = 8.0  # RBF width of the closeness term, in latent-norm units (latents have norm sqrt(D))
     steps: int = 5  # K Langevin-like steps, each followed by a correction
     step_size: float = 0.5  # eta, as a fraction of 1 / (curvature of the target), so steps never overshoot
     correction_steps: int = 5  # DDIM steps from alpha back to 1
     noise: float = 0.0  # Langevin noise scale (0 = deterministic gradient ascent)
-    margin: float = 4.0  # fast mode: target logit of the shifted latent, per unit strength
+    margin: float = 8.0  # logits of confidence asked of each classifier
+    fast_logit: float = 8.0  # fast modes: the logit each classifier's normal shift reaches, times `scale`
+    scale: float = 1.0  # the user's strength multiplier on tuned defaults (see default_settings)
 
 
 # The exponent on each r_i is strength * LOGIT_GAIN / (REFERENCE_SIGMA^2 |w_i|^2), so that whatever a classifier's
@@ -51,18 +54,32 @@ def condition_exponents(conditions: list[Condition], strength: float) -> list[fl
     return [strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(classifier.weight.pow(2).sum()) + 1e-12) for classifier, _ in conditions]
 
 
-def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float], sigma: float) -> torch.Tensor:
+def confident_log_prob(classifier: AttributeClassifier, latents: torch.Tensor, target: bool, margin: float) -> torch.Tensor:
+    """log r(c|z) of the event "the classifier is sure by `margin` logits": log sigmoid(+-f(z) - margin).
+
+    A 100-shot boundary is a weak proxy for the attribute, and the plain logistic gradient fades once r passes
+    about 0.8, where the diffusion correction can pull the latent back; the margin keeps pulling until r is sure.
+    """
+    logit = classifier.logit(latents)
+    return F.logsigmoid((logit if target else -logit) - margin)
+
+
+def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float],
+                        sigma: float, margin: float = 0.0) -> torch.Tensor:
     """log of prod_i r_i(c_i|z)^s_i * exp(-|z - z_src|^2 / (2 sigma^2)): classifiers times RBF closeness (Sec. 5)."""
     closeness = (latents - source).flatten(1).pow(2).sum(dim=1) / (2 * sigma**2)
-    classifiers = sum(exponent * classifier.log_prob(latents, target) for exponent, (classifier, target) in zip(exponents, conditions))
+    classifiers = sum(exponent * confident_log_prob(classifier, latents, target, margin)
+                      for exponent, (classifier, target) in zip(exponents, conditions))
     return classifiers - closeness
 
 
-def langevin_step(latents, source, conditions, exponents: list[float], sigma: float, step_size: float, noise: float, generator=None):
+def langevin_step(latents, source, conditions, exponents: list[float], sigma: float, step_size: float, noise: float,
+                  margin: float = 0.0, generator=None):
     """One step z <- z + eta grad log target(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4)."""
     with torch.enable_grad():
         current = latents.detach().requires_grad_(True)
-        gradient, = torch.autograd.grad(manipulation_target(current, source, conditions, exponents, sigma).sum(), current)
+        target = manipulation_target(current, source, conditions, exponents, sigma, margin)
+        gradient, = torch.autograd.grad(target.sum(), current)
     updated = latents + step_size * gradient
     if noise > 0:
         updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(latents.shape, generator=generator, device=latents.device)
@@ -91,10 +108,11 @@ def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> No
 
 def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None) -> torch.Tensor:
     """Paper Sec. 5, "conditions from manipulation constraints": K Langevin-like steps on
-    log r(c|z)^s - |z - z_src|^2 / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM to 1).
+    s log r(c|z) - |z - z_src|^2 / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM to 1).
+    r is asked to hold with a margin (see confident_log_prob).
     """
     _check(model, latents, conditions)
-    if settings.strength == 0:
+    if settings.strength == 0 or settings.scale == 0:
         return latents
     source = latents.detach()
     exponents = condition_exponents(conditions, settings.strength)
@@ -102,7 +120,7 @@ def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Conditi
     curvature = 1 / settings.sigma**2 + sum(e * float(c.weight.pow(2).sum()) / 4 for e, (c, _) in zip(exponents, conditions))
     step_size = settings.step_size / curvature
     for _ in range(settings.steps):
-        latents = langevin_step(latents, source, conditions, exponents, settings.sigma, step_size, settings.noise, generator)
+        latents = langevin_step(latents, source, conditions, exponents, settings.sigma, step_size, settings.noise, settings.margin, generator)
         latents = diffusion_correction(model, latents, settings.alpha, settings.correction_steps, generator)
     return latents
 
@@ -120,9 +138,9 @@ def linear_shift(latents: torch.Tensor, conditions: list[Condition], margin: flo
 def manipulate_fast(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None, correct: bool = True) -> torch.Tensor:
     """The official D2C code's mode: one step along the classifier normal, then a light diffusion correction."""
     _check(model, latents, conditions)
-    if settings.strength == 0:
+    if settings.strength == 0 or settings.scale == 0:
         return latents
-    shifted = linear_shift(latents, conditions, settings.margin * settings.strength)
+    shifted = linear_shift(latents, conditions, settings.fast_logit * settings.scale)
     if not correct:
         return shifted
     return diffusion_correction(model, shifted, max(settings.alpha, 0.95), settings.correction_steps, generator)
@@ -180,3 +198,17 @@ def generate(model: D2C, conditions: list[Condition], count: int, budget: int | 
     """Conditional generation (Algorithm 1): latents that satisfy the conditions, and the acceptance rate."""
     result = rejection_sample(model, conditions, count, budget or 50 * count, sharpness=sharpness, seed=seed)
     return result.latents, result.acceptance
+
+
+def default_settings(conditions: list[Condition], strength: float = 1.0) -> ManipulationSettings:
+    """Settings tuned for these attributes (saved in their metadata), with `strength` as a multiplier on them.
+
+    Several attributes share one edit: the strongest tuned strength and the gentlest correction among them win.
+    """
+    names = {f.name for f in fields(ManipulationSettings)}
+    tuned = [{k: v for k, v in c.metadata.get("defaults", {}).items() if k in names} for c, _ in conditions]
+    base = ManipulationSettings(**tuned[0]) if tuned else ManipulationSettings()
+    if len(tuned) > 1:
+        base = replace(base, strength=max(t.get("strength", base.strength) for t in tuned),
+                       alpha=max(t.get("alpha", base.alpha) for t in tuned))
+    return replace(base, strength=base.strength * strength, scale=strength)
