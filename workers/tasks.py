@@ -16,7 +16,7 @@ from rq import get_current_job
 
 from model.attributes import AttributeDefinitionError, fit_binary, fit_pu
 from model.images import to_uint8
-from model.manipulation import ManipulationSettings, NoSampleAccepted
+from model.manipulation import NoSampleAccepted, default_settings
 from model.manipulation import generate as generate_latents
 from model.manipulation import manipulate as manipulate_latents
 from service import attribute_store, keys
@@ -124,7 +124,9 @@ def run_edits(edits: list[Edit]) -> dict[str, dict | Exception]:
         try:
             latents = env.model.encode(to_batch([item[3] for item in group]).to(env.model.device))
             before = from_batch(env.model.decode(latents))
-            edited = manipulate_latents(env.model, latents, group[0][4], ManipulationSettings(strength=first.strength),
+            conditions = group[0][4]
+            # strength multiplies the attributes' tuned defaults (1 = as tuned when they were built)
+            edited = manipulate_latents(env.model, latents, conditions, default_settings(conditions, first.strength),
                                         mode=env.settings.manipulation_mode, seed=first.seed)
             after = from_batch(env.model.decode(edited))
         except Exception as error:  # a crash of the shared batch fails (and retries) each of its jobs

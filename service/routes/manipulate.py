@@ -46,7 +46,7 @@ def manipulate(
     settings: SettingsDep,
     image: Annotated[UploadFile, File(description="JPEG, PNG or WebP photo")],
     attr: Annotated[list[str], Query(min_length=1, description="attribute to add; -NAME removes it; repeatable")],
-    strength: Annotated[float, Query(ge=0.0, le=10.0, description="how hard to push (0 = no edit)")] = 1.0,
+    strength: Annotated[float, Query(ge=0.0, le=10.0, description="multiplier on the attributes' tuned strength (1 = as tuned, 0 = no edit)")] = 1.0,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     crop: Literal["face", "center", "none"] = "face",
     wait: Annotated[float, Query(ge=0.0, description="seconds to wait for the PNG before answering 202")] = 0.0,
