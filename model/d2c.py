@@ -14,7 +14,7 @@ from torch import nn
 
 from model.config import ModelConfig
 from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffuse_and_denoise, diffusion_loss
-from model.networks import Decoder, Denoiser, Encoder
+from model.networks import Decoder, Denoiser, Encoder, normalize_latent
 
 
 class D2C(nn.Module):
@@ -59,7 +59,8 @@ class D2C(nn.Module):
     def sample(self, count: int, steps: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
         """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3)."""
         noise = torch.randn((count, *self.config.latent_shape), generator=generator, device=self.device)
-        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps))
+        # clean latents have unit RMS (the encoder normalises them), so DDIM's clean estimates are projected there
+        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps), normalize_latent)
 
     @torch.no_grad()
     def correct(
@@ -72,7 +73,7 @@ class D2C(nn.Module):
         if alpha >= 1.0:
             return latents
         noise = torch.randn(latents.shape, generator=generator, device=self.device)
-        return diffuse_and_denoise(self.denoiser, latents.to(self.device), ddim_alphas(self.schedule, steps, alpha), noise)
+        return diffuse_and_denoise(self.denoiser, latents.to(self.device), ddim_alphas(self.schedule, steps, alpha), noise, normalize_latent)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Projection = Callable[[torch.Tensor], torch.Tensor] | None
 
 
 def alpha_schedule(steps: int, offset: float = 0.008) -> torch.Tensor:
@@ -53,34 +54,41 @@ def ddim_alphas(schedule: torch.Tensor, steps: int, start_alpha: float | None = 
     return torch.cat([schedule[index], torch.ones(1)])
 
 
-def ddim_step(denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha_to: float) -> torch.Tensor:
-    """One deterministic DDIM update (Song et al. 2021, Eq. 12 with eta = 0) from level alpha_from to alpha_to."""
+def ddim_step(denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha_to: float, project: Projection = None) -> torch.Tensor:
+    """One deterministic DDIM update (Song et al. 2021, Eq. 12 with eta = 0) from level alpha_from to alpha_to.
+
+    `project` maps the clean estimate onto the set clean latents live in (like pixel clipping in image
+    diffusion): at low alpha the estimate divides the noise error by sqrt(alpha) and would otherwise blow up.
+    """
     batch = latent.shape[0]
     alpha = torch.full((batch,), alpha_from, device=latent.device)
     noise = denoiser(latent, alpha).to(latent.dtype)
     clean = (latent - math.sqrt(1 - alpha_from) * noise) / math.sqrt(alpha_from)
+    if project is not None:
+        clean = project(clean)
+        noise = (latent - math.sqrt(alpha_from) * clean) / math.sqrt(1 - alpha_from)
     return math.sqrt(alpha_to) * clean + math.sqrt(1 - alpha_to) * noise
 
 
 @torch.no_grad()
-def ddim_sample(denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+def ddim_sample(denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, project: Projection = None) -> torch.Tensor:
     """DDIM (eta = 0) along the increasing levels `alphas`, ending at alpha = 1 (paper Eq. 3, the diffusion part).
 
     `latent` is z^(alphas[0]); for sampling from the prior it is N(0, I) noise and alphas[0] is near 0.
     """
     levels = [float(a) for a in alphas]
     for alpha_from, alpha_to in zip(levels[:-1], levels[1:]):
-        latent = ddim_step(denoiser, latent, alpha_from, alpha_to)
+        latent = ddim_step(denoiser, latent, alpha_from, alpha_to, project)
     return latent
 
 
 @torch.no_grad()
 def diffuse_and_denoise(
-    denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, noise: torch.Tensor
+    denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, noise: torch.Tensor, project: Projection = None
 ) -> torch.Tensor:
     """The diffusion correction: noise z to level alphas[0], then DDIM back to alpha = 1 (p^(alpha, 1) of Sec. 2).
 
     With alphas = [1] this is the identity.
     """
     start = alphas[:1].to(latent.device).expand(latent.shape[0])
-    return ddim_sample(denoiser, noise_to(latent, start, noise), alphas)
+    return ddim_sample(denoiser, noise_to(latent, start, noise), alphas, project)

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 from model.attributes import AttributeClassifier, check_latents
 from model.d2c import D2C
 from model.diffusion import ddim_alphas, diffuse_and_denoise
+from model.networks import normalize_latent
 
 Condition = tuple[AttributeClassifier, bool]
 
@@ -91,7 +92,7 @@ def diffusion_correction(model: D2C, latents: torch.Tensor, alpha: float, steps:
     if alpha >= 1.0:
         return latents
     noise = torch.randn(latents.shape, generator=generator, device=latents.device)
-    return diffuse_and_denoise(model.denoiser, latents, ddim_alphas(model.schedule, steps, alpha), noise)
+    return diffuse_and_denoise(model.denoiser, latents, ddim_alphas(model.schedule, steps, alpha), noise, normalize_latent)
 
 
 def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> None:
