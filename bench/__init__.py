@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print tables. Speed targets live here, never in tests."""
