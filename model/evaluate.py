@@ -43,12 +43,13 @@ def balanced_accuracy(predicted: torch.Tensor, truth: torch.Tensor) -> float:
     return float(torch.stack(recalls).mean())
 
 
-def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_labels, seed: int = 0) -> dict[str, float]:
+def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_labels, seed: int = 0,
+                 attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict[str, float]:
     """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents."""
     train_labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     scores = {}
-    for attribute in PROBE_ATTRIBUTES:
-        positive_ids, negative_ids = select_examples(train_labels, attribute, seed=seed)
+    for attribute in attributes:
+        positive_ids, negative_ids = select_examples(train_labels, attribute, positives=shots, negatives=shots, seed=seed)
         examples = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids))
         latents = encode_all(model, examples.images)
         labels = examples.attribute(attribute)
@@ -74,14 +75,14 @@ def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, see
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, split: str = "test", limit: int | None = None, device: str = "cpu",
-             grids: Path | None = None) -> dict:
+             grids: Path | None = None, probe_attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict:
     started = time.perf_counter()
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split=split, resolution=model.config.resolution, limit=limit)
     latents = encode_all(model, dataset.images)
     metrics = {"split": split, "images": len(dataset), **reconstruction_metrics(model, dataset.images, latents)}
     if dataset.attributes is not None:
-        metrics["probe"] = linear_probe(model, data, latents, dataset.attribute)
+        metrics["probe"] = linear_probe(model, data, latents, dataset.attribute, attributes=probe_attributes, shots=shots)
         metrics["probe_mean"] = round(sum(metrics["probe"].values()) / len(metrics["probe"]), 4)
     if grids is not None:
         grids.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,23 @@
+import torch
+
+from model.checkpoint import save_model
+from model.evaluate import balanced_accuracy, evaluate
+
+
+def test_balanced_accuracy_weighs_both_classes_equally():
+    truth = torch.tensor([1, 0, 0, 0, 0, 0, 0, 0])
+    assert balanced_accuracy(torch.zeros(8, dtype=torch.long), truth) == 0.5
+    assert balanced_accuracy(truth.clone(), truth) == 1.0
+
+
+def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tmp_path, tiny_model, celeba64_dir):
+    save_model(tmp_path / "ckpt", tiny_model)
+    metrics = evaluate(tmp_path / "ckpt", celeba64_dir, split="test", grids=tmp_path / "grids",
+                       probe_attributes=("Blond_Hair", "Male"), shots=3)
+    assert metrics["images"] == 6
+    # an untrained decoder outputs ~0.5 grey: its error is far from zero, and PSNR agrees with the summed MSE
+    expected_psnr = -10 * torch.log10(torch.tensor(metrics["recon_mse_sum"] / (3 * 32 * 32)))
+    assert 0 < metrics["recon_psnr_db"] < 20 and abs(metrics["recon_psnr_db"] - float(expected_psnr)) < 1.5
+    assert set(metrics["probe"]) == {"Blond_Hair", "Male"}
+    assert all(0 <= value <= 1 for value in metrics["probe"].values())
+    assert (tmp_path / "grids" / "prior_vs_gaussian.png").stat().st_size > 0
