@@ -8,7 +8,7 @@ from redis import Redis
 
 from service import attribute_store
 
-NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,40}$")
+NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 
 
 def parse_conditions(redis: Redis, values: list[str]) -> list[list]:
@@ -17,7 +17,7 @@ def parse_conditions(redis: Redis, values: list[str]) -> list[list]:
     for value in values:
         target = not value.startswith("-")
         name = value.lstrip("-+ ")
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise HTTPException(422, f"attr={value!r} is not an attribute name (expected NAME or -NAME, NAME matching {NAME_PATTERN.pattern})")
         if name in conditions and conditions[name] != target:
             raise HTTPException(422, f"attr asks for both {name!r} and not {name!r}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+MAX_EXIF_BYTES = 65536  # what one JPEG APP1 segment can hold; PNG and WebP could carry more
 
 
 class UploadError(ValueError):
@@ -52,7 +53,20 @@ def _checked(data: bytes, max_bytes: int, max_pixels: int, label: str) -> Image.
         raise UploadError(413, f"{label} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels")
     if width < 8 or height < 8:
         raise UploadError(422, f"{label} is {width}x{height}; images must be at least 8x8 pixels")
+    if image.format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
+        raise UploadError(422, f"{label} is animated ({image.n_frames} frames); send a still photo")
     return image
+
+
+def _check_metadata(image: Image.Image, label: str) -> None:
+    """EXIF is only read for the orientation: refuse blocks too large or too broken for that."""
+    exif = image.info.get("exif") or b""
+    if len(exif) > MAX_EXIF_BYTES:
+        raise UploadError(422, f"{label} has {len(exif)} bytes of EXIF metadata; the limit is {MAX_EXIF_BYTES} bytes")
+    try:
+        image.getexif().get(0x0112)
+    except Exception as error:  # Pillow raises assorted errors on malformed EXIF
+        raise UploadError(422, f"{label} has unreadable EXIF metadata: {error}") from error
 
 
 def _load(image: Image.Image, label: str) -> None:
@@ -69,6 +83,7 @@ def inspect_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "i
     if image.format == "JPEG":
         image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
     _load(image, label)
+    _check_metadata(image, label)
     return UploadInfo(image.format, width, height)
 
 
@@ -95,6 +110,7 @@ def decode_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "im
     """Re-check the limits (workers do not trust Redis contents blindly) and decode to upright RGB."""
     image = _checked(data, max_bytes, max_pixels, label)
     _load(image, label)
+    _check_metadata(image, label)
     return to_rgb(image)
 
 

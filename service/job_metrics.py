@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from redis import Redis
-from rq import Queue
-
 from service import keys
+from service.jobs import queue
 
 BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 KINDS = ("manipulate", "attribute", "generate")
@@ -46,6 +45,6 @@ class RedisStateCollector:
         yield latency
         depth = GaugeMetricFamily("d2c_queue_depth", "Jobs waiting in each queue", labels=["queue"])
         for name in keys.QUEUES:
-            depth.add_metric([name], Queue(name, connection=self.redis).count)
+            depth.add_metric([name], queue(self.redis, name).count)
         yield depth
         yield GaugeMetricFamily("d2c_live_workers", "Workers with models loaded and a fresh heartbeat", value=live_workers(self.redis))

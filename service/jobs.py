@@ -37,8 +37,8 @@ def new_job_id() -> str:
 def enqueue(redis: Redis, settings: Settings, queue_name: str, task: str, kind: str, arguments: dict, job_id: str | None = None) -> Job:
     target = queue(redis, queue_name)
     if target.count >= settings.queue_limit:
-        raise HTTPException(503, f"the {queue_name} queue is full ({settings.queue_limit} jobs waiting); retry later",
-                            headers={"Retry-After": "5"})
+        raise HTTPException(429, f"the {queue_name} queue is full ({settings.queue_limit} jobs waiting); "
+                                 f"retry after {settings.queue_retry_after} s", headers={"Retry-After": str(settings.queue_retry_after)})
     return target.enqueue(
         task, kwargs=arguments, job_id=job_id or new_job_id(), meta={"kind": kind},
         job_timeout=settings.job_timeout, result_ttl=settings.result_ttl, failure_ttl=settings.failed_ttl,

@@ -36,3 +36,7 @@ LIVE_WORKER_PATTERN = f"{PREFIX}:worker:*"
 
 def job_latency(kind: str) -> str:
     return f"{PREFIX}:metrics:job_seconds:{kind}"
+
+
+def rate_window(client: str, window: int) -> str:
+    return f"{PREFIX}:rate:{client}:{window}"

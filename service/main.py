@@ -4,11 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter
 from redis import Redis
 
+from service import rate_limit
 from service.job_metrics import RedisStateCollector
 from service.routes import attributes, generate, health, jobs, manipulate
 from service.settings import Settings, get_settings
@@ -37,6 +39,14 @@ def _limit_body(app: FastAPI, limit: int) -> None:
         return await call_next(request)
 
 
+def _allow_origins(app: FastAPI, origins: str) -> None:
+    """Browsers on these origins may call the API; added last so even refusals carry the CORS headers."""
+    allowed = [origin.strip() for origin in origins.split(",") if origin.strip()]
+    if allowed:
+        app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Retry-After", "Location", "X-Job-Id"])
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -49,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = CollectorRegistry()
     app.state.metrics.register(RedisStateCollector(app.state.redis))
     _limit_body(app, settings.max_request_bytes)
+    rate_limit.install(app, app.state.redis, settings.rate_limit)
     _instrument(app, app.state.metrics)
+    _allow_origins(app, settings.cors_origins)
     for module in (manipulate, attributes, generate, jobs, health):
         app.include_router(module.router)
     if FRONTEND.is_dir():

@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     checkpoint: str = "checkpoints/celeba64"  # read by workers; the API never loads it
     api_key: str | None = None  # when set, POST/DELETE /attributes need header X-API-Key
+    rate_limit: int = Field(120, ge=0)  # POST/DELETE requests per client IP per minute (0 = no limit)
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser ("" = same origin only)
 
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)
     max_upload_pixels: int = Field(40_000_000, gt=0)
@@ -26,7 +28,8 @@ class Settings(BaseSettings):
     failed_ttl: int = Field(86400, gt=0)  # seconds failed jobs stay visible
     job_timeout: int = Field(300, gt=0)
     job_retries: int = Field(2, ge=0)  # re-runs after a crash or a dead worker
-    queue_limit: int = Field(200, gt=0)  # waiting jobs per queue before POSTs get 503
+    queue_limit: int = Field(200, gt=0)  # waiting jobs per queue before POSTs get 429 with Retry-After
+    queue_retry_after: int = Field(5, gt=0)  # the Retry-After (seconds) sent with a queue-full 429
     max_wait: float = Field(60.0, ge=0)  # longest ?wait= a request may hold a connection
 
     batch_size: int = Field(8, gt=0)  # manipulate jobs a worker runs as one batch

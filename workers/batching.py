@@ -13,10 +13,15 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from service import keys
 from workers import tasks
+from workers.orphans import expire_orphans
 
 
 class BatchingWorker(SimpleWorker):
     batch_size = 8
+
+    def run_maintenance_tasks(self):
+        expire_orphans(self.connection, self.queues)  # then RQ's cleanup retries them now, not minutes later
+        super().run_maintenance_tasks()
 
     def claim_waiting(self, queue: Queue, limit: int) -> list[Job]:
         claimed = []

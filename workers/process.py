@@ -20,6 +20,8 @@ from workers.batching import BatchingWorker
 from workers.errors import STARTUP_FAILED
 from workers.heartbeat import Heartbeat
 
+MAINTENANCE_SECONDS = 10
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workers.process")
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     runtime.install(env)
     env.publish_builtins()
     name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    worker = BatchingWorker(list(keys.QUEUES), connection=redis, serializer=JSONSerializer, name=name)
+    # short dequeue timeout and maintenance interval: idle workers look for dead workers' jobs every few seconds
+    worker = BatchingWorker(list(keys.QUEUES), connection=redis, serializer=JSONSerializer, name=name,
+                            worker_ttl=MAINTENANCE_SECONDS + 15, maintenance_interval=MAINTENANCE_SECONDS)
     worker.batch_size = settings.batch_size
     heartbeat = Heartbeat(redis, name)
     heartbeat.start()

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile
 from fastapi.responses import JSONResponse
 
-from service import attribute_store, examples, jobs, keys
+from service import attribute_store, errors, examples, jobs, keys
 from service.conditions import NAME_PATTERN
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
 
@@ -40,12 +40,12 @@ def list_attributes(redis: RedisDep) -> dict:
     return {"attributes": [attribute_store.public_view(_settled(redis, record)) for record in attribute_store.all_records(redis)]}
 
 
-@router.get("/attributes/{name}")
+@router.get("/attributes/{name}", responses=errors.responses(404))
 def get_attribute(redis: RedisDep, name: str) -> dict:
     return attribute_store.public_view(_record(redis, name))
 
 
-@router.delete("/attributes/{name}", status_code=204)
+@router.delete("/attributes/{name}", status_code=204, responses=errors.responses(401, 403, 404, 413, 429))
 def delete_attribute(redis: RedisDep, _: ApiKeyDep, name: str) -> Response:
     if _record(redis, name).get("builtin") == "1":
         raise HTTPException(403, f"{name!r} is a built-in attribute and cannot be deleted")
@@ -53,7 +53,7 @@ def delete_attribute(redis: RedisDep, _: ApiKeyDep, name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/attributes", status_code=202)
+@router.post("/attributes", status_code=202, responses=errors.responses(401, 403, 413, 422, 429))
 def define_attribute(
     redis: RedisDep,
     settings: SettingsDep,
@@ -65,7 +65,7 @@ def define_attribute(
     crop: Annotated[Literal["face", "center", "none"], Form()] = "face",
 ) -> JSONResponse:
     positive, negative = positive or [], negative or []
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise HTTPException(422, f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
     existing = attribute_store.get(redis, name)
     if existing and existing.get("builtin") == "1":

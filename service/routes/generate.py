@@ -6,14 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from service import jobs, keys
+from service import errors, jobs, keys
 from service.conditions import parse_conditions
 from service.deps import RedisDep, SettingsDep
 
 router = APIRouter(tags=["generate"])
 
 
-@router.post("/generate", status_code=202)
+@router.post("/generate", status_code=202, responses=errors.responses(404, 409, 413, 422, 429))
 def generate(
     redis: RedisDep,
     settings: SettingsDep,

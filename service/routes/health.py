@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from service.deps import RedisDep
@@ -12,12 +13,19 @@ from service.job_metrics import live_workers
 router = APIRouter(tags=["health"])
 
 
+class Readiness(BaseModel):
+    status: str
+    redis: bool
+    workers: int
+    detail: str | None = None
+
+
 @router.get("/healthz")
 def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Redis unreachable or no worker ready"}})
 def readyz(redis: RedisDep) -> JSONResponse:
     try:
         redis.ping()
@@ -29,6 +37,6 @@ def readyz(redis: RedisDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "redis": True, "workers": workers})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

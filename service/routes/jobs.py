@@ -6,19 +6,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 
-from service import jobs
+from service import errors, jobs
 from service.deps import RedisDep
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=errors.responses(404, 422))
 def job_status(redis: RedisDep, job_id: JobId) -> dict:
     return jobs.describe(jobs.fetch(redis, job_id))
 
 
-@router.get("/jobs/{job_id}/result/{index}", responses={200: {"content": {"image/png": {}}}})
+@router.get("/jobs/{job_id}/result/{index}", responses={200: {"content": {"image/png": {}}}, **errors.responses(404, 409, 422)})
 def job_result_at(redis: RedisDep, job_id: JobId, index: Annotated[int, Path(ge=0)]) -> Response:
     job = jobs.fetch(redis, job_id)
     status = jobs.public_status(job)
@@ -37,6 +37,6 @@ def job_result_at(redis: RedisDep, job_id: JobId, index: Annotated[int, Path(ge=
     return Response(png, media_type="image/png")
 
 
-@router.get("/jobs/{job_id}/result", responses={200: {"content": {"image/png": {}}}})
+@router.get("/jobs/{job_id}/result", responses={200: {"content": {"image/png": {}}}, **errors.responses(404, 409, 422)})
 def job_result(redis: RedisDep, job_id: JobId) -> Response:
     return job_result_at(redis, job_id, 0)

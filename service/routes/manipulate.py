@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from service import jobs, keys
+from service import errors, jobs, keys
 from service.conditions import parse_conditions
 from service.deps import RedisDep, SettingsDep
 from service.uploads import read_image
@@ -39,7 +39,8 @@ def finished_response(redis, job) -> Response:
 @router.post(
     "/manipulate",
     status_code=202,
-    responses={200: {"content": {"image/png": {}}, "description": "the edited photo (with ?wait= and the job done in time)"}},
+    responses={200: {"content": {"image/png": {}}, "description": "the edited photo (with ?wait= and the job done in time)"},
+               **errors.responses(404, 409, 410, 413, 422, 429, 500)},
 )
 def manipulate(
     redis: RedisDep,

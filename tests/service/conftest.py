@@ -56,7 +56,7 @@ def redis_url(tmp_path_factory):
 
 def make_settings(redis_url: str, checkpoint: Path, **overrides) -> Settings:
     values = dict(redis_url=redis_url, checkpoint=str(checkpoint), max_upload_bytes=200_000, max_upload_pixels=1_000_000,
-                  max_examples=120, max_zip_bytes=2_000_000, batch_size=4, worker_threads=1, job_retries=1)
+                  max_examples=120, max_zip_bytes=2_000_000, batch_size=4, worker_threads=1, job_retries=1, rate_limit=0)
     return Settings(**{**values, **overrides})
 
 

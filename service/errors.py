@@ -1,0 +1,42 @@
+"""The JSON error bodies, declared in OpenAPI so clients (and the schema fuzzer) know every status a route gives."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+DESCRIPTIONS = {
+    401: "X-API-Key header missing", 403: "X-API-Key wrong, or a built-in attribute is read-only",
+    404: "unknown attribute or job, or an expired result", 409: "attribute not ready, or job not finished",
+    410: "the upload expired before a worker took the job", 413: "upload too large (bytes, pixels, examples)",
+    422: "unreadable input or bad parameter", 429: "queue full or rate limit reached; see Retry-After",
+    500: "the job crashed on every retry (only with ?wait=)",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+    input: Any = None
+    ctx: dict | None = None
+
+
+class InputError(BaseModel):
+    """422: our own checks give a sentence, FastAPI's parameter validation a list of issues."""
+    detail: str | list[ValidationIssue]
+
+
+def responses(*codes: int) -> dict:
+    """OpenAPI `responses` for these error statuses (429 with its Retry-After header)."""
+    declared = {}
+    for code in codes:
+        declared[code] = {"model": InputError if code == 422 else Error, "description": DESCRIPTIONS[code]}
+        if code == 429:
+            declared[code]["headers"] = RETRY_AFTER
+    return declared
