@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 DESCRIPTIONS = {
+    400: "malformed multipart body, or more than 1000 files or fields in it",
     401: "X-API-Key header missing", 403: "X-API-Key wrong, or a built-in attribute is read-only",
     404: "unknown attribute or job, or an expired result", 409: "attribute not ready, or job not finished",
     410: "the upload expired before a worker took the job", 413: "upload too large (bytes, pixels, examples)",

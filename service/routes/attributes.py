@@ -53,7 +53,7 @@ def delete_attribute(redis: RedisDep, _: ApiKeyDep, name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/attributes", status_code=202, responses=errors.responses(401, 403, 413, 422, 429))
+@router.post("/attributes", status_code=202, responses=errors.responses(400, 401, 403, 413, 422, 429))
 def define_attribute(
     redis: RedisDep,
     settings: SettingsDep,

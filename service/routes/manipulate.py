@@ -40,7 +40,7 @@ def finished_response(redis, job) -> Response:
     "/manipulate",
     status_code=202,
     responses={200: {"content": {"image/png": {}}, "description": "the edited photo (with ?wait= and the job done in time)"},
-               **errors.responses(404, 409, 410, 413, 422, 429, 500)},
+               **errors.responses(400, 404, 409, 410, 413, 422, 429, 500)},
 )
 def manipulate(
     redis: RedisDep,
