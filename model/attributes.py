@@ -92,45 +92,59 @@ def check_name(name: str) -> None:
         raise AttributeDefinitionError(f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
 
 
-def _logistic(features: torch.Tensor, labels: torch.Tensor, l2: float, sample_weight: torch.Tensor | None = None):
-    """L2-regularised logistic regression by L-BFGS; returns (weight, bias)."""
-    weight = torch.zeros(features.shape[1], requires_grad=True)
-    bias = torch.zeros(1, requires_grad=True)
-    sample_weight = torch.ones(len(labels)) if sample_weight is None else sample_weight
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
+def _logistic_many(features: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor, l2: torch.Tensor, balanced: bool):
+    """M independent L2-regularised logistic regressions, each on the examples its mask keeps, in one L-BFGS run.
+
+    The objectives are separable, so minimising their sum fits them all at once: cross-validation over folds and
+    strengths costs about one fit instead of one per (fold, strength). Returns weights (M, D) and biases (M,).
+    """
+    masks = masks.float()
+    if balanced:  # each class carries half the weight within each model's own training subset
+        positives = (masks * labels).sum(dim=1, keepdim=True).clamp(min=1)
+        negatives = (masks * (1 - labels)).sum(dim=1, keepdim=True).clamp(min=1)
+        masks = masks * torch.where(labels > 0.5, 1 / positives, 1 / negatives)
+    masks = masks / masks.sum(dim=1, keepdim=True)
+    weight = torch.zeros(len(masks), features.shape[1], requires_grad=True)
+    bias = torch.zeros(len(masks), requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = (F.binary_cross_entropy_with_logits(features @ weight + bias, labels, reduction="none") * sample_weight).sum()
-        loss = loss / sample_weight.sum() + 0.5 * l2 * weight.pow(2).sum()
+        logits = weight @ features.t() + bias[:, None]
+        losses = F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
+        loss = (losses * masks).sum() + 0.5 * (l2 * weight.pow(2).sum(dim=1)).sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return weight.detach(), float(bias.detach())
+    return weight.detach(), bias.detach()
 
 
-def _balanced_weights(labels: torch.Tensor) -> torch.Tensor:
-    positives = labels.sum().clamp(min=1)
-    negatives = (1 - labels).sum().clamp(min=1)
-    return torch.where(labels > 0.5, len(labels) / (2 * positives), len(labels) / (2 * negatives))
+def _logistic(features: torch.Tensor, labels: torch.Tensor, l2: float, balanced: bool = False):
+    """One L2-regularised logistic regression; returns (weight, bias)."""
+    weight, bias = _logistic_many(features, labels, torch.ones(1, len(labels)), torch.tensor([l2]), balanced)
+    return weight[0], float(bias[0])
 
 
 def _folds(count: int, k: int, generator: torch.Generator) -> list[torch.Tensor]:
     return list(torch.randperm(count, generator=generator).chunk(k))
 
 
-def _cv_balanced_accuracy(features, labels, l2: float, folds) -> float:
-    scores = []
-    for held_out in folds:
-        train = torch.ones(len(labels), dtype=torch.bool)
-        train[held_out] = False
-        weight, bias = _logistic(features[train], labels[train], l2, _balanced_weights(labels[train]))
-        predicted = ((features[held_out] @ weight + bias) > 0).float()
-        truth = labels[held_out]
-        recalls = [(predicted[truth == value] == value).float().mean() for value in (0.0, 1.0) if (truth == value).any()]
-        scores.append(float(torch.stack(recalls).mean()))
-    return sum(scores) / len(scores)
+def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: list[torch.Tensor]) -> dict[float, float]:
+    """Mean held-out balanced accuracy of each strength in L2_GRID; the folds of one strength are fitted together."""
+    masks = torch.ones(len(folds), len(labels))
+    for row, held_out in enumerate(folds):
+        masks[row, held_out] = 0
+    scores = {}
+    for l2 in L2_GRID:
+        weights, biases = _logistic_many(features, labels, masks, torch.full((len(folds),), l2), balanced=True)
+        accuracies = []
+        for held_out, weight, bias in zip(folds, weights, biases):
+            predicted, truth = ((features[held_out] @ weight + bias) > 0).float(), labels[held_out]
+            recalls = [(predicted[truth == value] == value).float().mean() for value in (0.0, 1.0) if (truth == value).any()]
+            accuracies.append(float(torch.stack(recalls).mean()))
+        scores[l2] = sum(accuracies) / len(accuracies)
+    return scores
 
 
 def _prepare(name: str, positive: torch.Tensor, minimum: int, label: str) -> None:
@@ -151,9 +165,9 @@ def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torc
     features = torch.cat([positive_latents, negative_latents]).flatten(1).float().cpu()
     labels = torch.cat([torch.ones(len(positive_latents)), torch.zeros(len(negative_latents))])
     folds = _folds(len(labels), min(5, int(min(len(positive_latents), len(negative_latents)))), torch.Generator().manual_seed(seed))
-    scored = {l2: _cv_balanced_accuracy(features, labels, l2, folds) for l2 in L2_GRID}
+    scored = _cv_balanced_accuracy(features, labels, folds)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
-    weight, bias = _logistic(features, labels, best_l2, _balanced_weights(labels))
+    weight, bias = _logistic(features, labels, best_l2, balanced=True)
     metadata = {
         "positives": len(positive_latents), "negatives": len(negative_latents), "unlabeled": 0,
         "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2,
@@ -188,20 +202,18 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
         raise AttributeDefinitionError("positive latents do not match the unlabeled pool's latent shape")
     positive = positive_latents.flatten(1).float().cpu()
     unlabeled = unlabeled_latents.flatten(1).float().cpu()
-    # k from held-out positives, so g's overconfidence on its own training positives does not bias it
-    generator = torch.Generator().manual_seed(seed)
-    held_scores = []
-    for held_out in _folds(len(positive), 5, generator):
-        keep = torch.ones(len(positive), dtype=torch.bool)
-        keep[held_out] = False
-        features = torch.cat([positive[keep], unlabeled])
-        labels = torch.cat([torch.ones(int(keep.sum())), torch.zeros(len(unlabeled))])
-        weight, bias = _logistic(features, labels, l2)
-        held_scores.append(torch.sigmoid(positive[held_out] @ weight + bias))
-    k = float(torch.cat(held_scores).mean().clamp(1e-4, 1 - 1e-4))
+    # k from held-out positives, so g's overconfidence on its own training positives does not bias it;
+    # the five fold models and the full model are fitted together
+    folds = _folds(len(positive), 5, torch.Generator().manual_seed(seed))
     features = torch.cat([positive, unlabeled])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(unlabeled))])
-    weight, bias = _logistic(features, labels, l2)
+    masks = torch.ones(len(folds) + 1, len(labels))
+    for row, held_out in enumerate(folds):
+        masks[row, held_out] = 0
+    weights, biases = _logistic_many(features, labels, masks, torch.full((len(masks),), l2), balanced=False)
+    held_scores = torch.cat([torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(folds)])
+    k = float(held_scores.mean().clamp(1e-4, 1 - 1e-4))
+    weight, bias = weights[-1], float(biases[-1])
     # Elkan-Noto: an unlabeled z is positive with probability (1 - k) / k * g / (1 - g)
     odds = (unlabeled @ weight + bias + math.log((1 - k) / k)).exp()
     prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
@@ -209,7 +221,7 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     recall = float(((positive @ weight + bias) > 0).float().mean())
     metadata = {
         "positives": len(positive), "negatives": 0, "unlabeled": len(unlabeled),
-        "label_frequency": round(k, 4), "class_prior": round(prior, 4), "cv_recall": round(recall, 4),
+        "label_frequency": round(k, 4), "class_prior": round(prior, 4), "positive_recall": round(recall, 4),
         "cv_accuracy": None, "l2": l2, "fit_seconds": round(time.perf_counter() - started, 3),
     }
     return AttributeClassifier(name, "pu", weight, bias, tuple(positive_latents.shape[1:]), metadata)

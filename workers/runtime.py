@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from redis import Redis
 
-from model.attributes import AttributeClassifier, builtin_directory, load_unlabeled_pool
+from model.attributes import AttributeClassifier, builtin_directory, fit_binary, load_unlabeled_pool
 from model.checkpoint import load_model
 from service import attribute_store
 from service.settings import Settings
@@ -51,6 +51,14 @@ class Runtime:
                     self._refresh(name)
                 except Exception:  # one unreadable attribute must not keep the worker from starting
                     log.exception("cannot load attribute %s; it will be retried when used", name)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """Pay torch's one-time costs (kernels, L-BFGS, autograd; ~4 s on a CPU) at start, not in a user's job."""
+        generator = torch.Generator().manual_seed(0)
+        latents = self.model.encode(torch.rand(4, 3, self.resolution, self.resolution, generator=generator))
+        self.model.decode(latents)
+        fit_binary("warm_up", torch.randn(6, *latents.shape[1:], generator=generator) + 1, torch.randn(6, *latents.shape[1:], generator=generator))
 
     @property
     def resolution(self) -> int:
