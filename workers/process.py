@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(STARTUP_FAILED)
     if settings.worker_threads:
         torch.set_num_threads(settings.worker_threads)
-    redis = Redis.from_url(settings.redis_url)
+    # redis-py 8 reads with a 5 s timeout by default, shorter than RQ's blocking dequeue: every idle wait then
+    # failed and RQ backed off for up to 60 s while jobs waited
+    redis = Redis.from_url(settings.redis_url, socket_timeout=MAINTENANCE_SECONDS + 30)
     try:
         env = runtime.Runtime(settings, redis, args.device, args.backend)
     except (CheckpointError, FileNotFoundError, RuntimeError) as error:

@@ -135,7 +135,6 @@ def run_edits(edits: list[Edit]) -> dict[str, dict | Exception]:
         for index, (edit, photo, frame, _, _) in enumerate(group):
             pasted = framing.paste(photo, frame, before[index], after[index])
             outcomes[edit.job_id] = {"results": store_pngs(edit.job_id, [pasted]), "batch_size": len(group)}
-            env.redis.delete(edit.upload)
     return outcomes
 
 
@@ -156,6 +155,7 @@ def manipulate(upload: str, conditions: list, strength: float = 1.0, seed: int =
         outcome = run_edits([Edit(job_id, upload, conditions, strength, seed, crop)])[job_id]
     if isinstance(outcome, Exception):
         raise outcome
+    runtime.current().redis.delete(upload)  # only now: a job retried after its worker died mid-batch still has its photo
     return outcome
 
 
