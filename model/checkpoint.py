@@ -9,6 +9,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from model.card import render_card
 from model.config import ModelConfig, model_config_from_dict, to_dict
 from model.d2c import D2C
 
@@ -74,8 +75,6 @@ def read_card(directory: str | Path) -> dict:
 
 def update_card(directory: str | Path, **sections) -> dict:
     """Merge `sections` into card.json and re-render card.md from it."""
-    from model.card import render_card
-
     directory = Path(directory)
     card = read_card(directory)
     for key, value in sections.items():

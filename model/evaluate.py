@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from model.attributes import fit_binary
 from model.checkpoint import load_model, update_card
@@ -66,8 +67,6 @@ def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, see
     from_prior = model.decode(model.sample(count, steps=steps, generator=generator))
     from_gaussian = model.decode(torch.randn((count, *model.config.latent_shape), generator=generator, device=model.device))
     left, right = grid(from_prior, 4), grid(from_gaussian, 4)
-    from PIL import Image
-
     canvas = Image.new("RGB", (left.width * 2 + 16, left.height), "white")
     canvas.paste(left, (0, 0))
     canvas.paste(right, (left.width + 16, 0))

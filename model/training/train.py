@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from model.card import CELEBA_TERMS
 from model.checkpoint import save_model, update_card
-from model.config import TrainConfig, load_train_config, to_dict
+from model.config import TrainConfig, load_train_config, to_dict, train_config_from_dict
 from model.contrastive import MoCo, face_augment
 from model.d2c import D2C, D2CLoss
 from model.data import load_dataset
@@ -62,8 +62,6 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         if leaf not in target:
             raise SystemExit(f"--set: unknown config key {key!r}")
         target[leaf] = json.loads(raw)
-    from model.config import train_config_from_dict
-
     return train_config_from_dict(values)
 
 
