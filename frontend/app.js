@@ -185,7 +185,7 @@ $("edit-run").addEventListener("click", async () => {
   form.append("image", state.photo);
   try {
     $("edit-status").textContent = "Uploading…";
-    const job = await (await api(`/manipulate?${params}`, { method: "POST", body: form })).json();
+    const job = await (await api(`/manipulate?${params}`, { method: "POST", body: form, headers: apiKeyHeaders() })).json();
     const done = await pollJob(job.job_id, (status) => { $("edit-status").textContent = `Job ${status.status}…`; });
     const png = await (await api(done.result_urls[0])).blob();
     const after = $("after");
@@ -255,7 +255,7 @@ $("generate-run").addEventListener("click", async () => {
   const button = $("generate-run");
   button.disabled = true;
   try {
-    const job = await (await api(`/generate?${params}`, { method: "POST" })).json();
+    const job = await (await api(`/generate?${params}`, { method: "POST", headers: apiKeyHeaders() })).json();
     const done = await pollJob(job.job_id, (status) => { $("generate-status").textContent = `Job ${status.status}…`; });
     const gallery = $("gallery");
     gallery.replaceChildren();

@@ -34,16 +34,30 @@ def new_job_id() -> str:
     return uuid.uuid4().hex
 
 
+def queue_full(redis: Redis, settings: Settings, queue_name: str, arguments: dict) -> HTTPException:
+    """The 429 for a full queue; the request's upload is dropped at once rather than left to its TTL."""
+    if "upload" in arguments:
+        redis.delete(arguments["upload"])
+    return HTTPException(429, f"the {queue_name} queue is full ({settings.queue_limit} jobs waiting); "
+                              f"retry after {settings.queue_retry_after} s", headers={"Retry-After": str(settings.queue_retry_after)})
+
+
 def enqueue(redis: Redis, settings: Settings, queue_name: str, task: str, kind: str, arguments: dict, job_id: str | None = None) -> Job:
+    """Queue a job unless `settings.queue_limit` jobs already wait; the bound holds under concurrent requests."""
     target = queue(redis, queue_name)
     if target.count >= settings.queue_limit:
-        raise HTTPException(429, f"the {queue_name} queue is full ({settings.queue_limit} jobs waiting); "
-                                 f"retry after {settings.queue_retry_after} s", headers={"Retry-After": str(settings.queue_retry_after)})
-    return target.enqueue(
+        raise queue_full(redis, settings, queue_name, arguments)
+    job = target.enqueue(
         task, kwargs=arguments, job_id=job_id or new_job_id(), meta={"kind": kind},
         job_timeout=settings.job_timeout, result_ttl=settings.result_ttl, failure_ttl=settings.failed_ttl,
         retry=Retry(max=settings.job_retries) if settings.job_retries else None,
     )
+    # requests racing past the check above: a job whose push took the queue over the bound withdraws itself
+    # (LREM returns 0 when a worker already took it, and then it simply runs)
+    if redis.llen(target.key) > settings.queue_limit and redis.lrem(target.key, 1, job.id):
+        job.delete()
+        raise queue_full(redis, settings, queue_name, arguments)
+    return job
 
 
 def fetch(redis: Redis, job_id: str) -> Job:

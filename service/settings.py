@@ -13,7 +13,7 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://localhost:6379/0"
     checkpoint: str = "checkpoints/celeba64"  # read by workers; the API never loads it
-    api_key: str | None = None  # when set, POST/DELETE /attributes need header X-API-Key
+    api_key: str | None = None  # when set, every POST and DELETE needs header X-API-Key
     rate_limit: int = Field(120, ge=0)  # POST/DELETE requests per client IP per minute (0 = no limit)
     cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser ("" = same origin only)
 

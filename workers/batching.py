@@ -1,12 +1,21 @@
 """An RQ SimpleWorker (models stay loaded in-process) that runs waiting manipulate jobs as one batch.
 
-When it takes a manipulate job it also claims up to batch_size - 1 more from the queue, marks them all
-started (so a crash re-queues every one of them), computes them together, then lets RQ perform each
-job normally; each job function just returns its precomputed outcome.
+When it takes a manipulate job it also claims up to batch_size - 1 more from the queue and registers them all
+as started, then computes them together and lets RQ perform each job normally; each job function just returns
+its precomputed outcome.
+
+Claiming follows RQ's own dequeue protocol, so a worker killed at any instant loses nothing: LMOVE takes a job
+id into the queue's intermediate list (one atomic step, so exactly one worker wins it), and one MULTI/EXEC then
+creates its execution in the started registry and drops it from the intermediate list. A job is therefore always
+in the queue, the intermediate list or the started registry. RQ's maintenance retries a job stranded in the
+intermediate list; `workers.orphans` retries a started one whose worker has no heartbeat.
+The first job of a batch comes from RQ's own dequeue, a BLPOP when a worker serves several queues: the
+microseconds between that pop and its registration are RQ's window, not widened here.
 """
 from __future__ import annotations
 
 from rq import Queue
+from rq.executions import Execution
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker, WorkerStatus
@@ -24,21 +33,39 @@ class BatchingWorker(SimpleWorker):
         super().run_maintenance_tasks()
 
     def claim_waiting(self, queue: Queue, limit: int) -> list[Job]:
+        """Move up to `limit` waiting job ids into the queue's intermediate list; returns their jobs."""
         claimed = []
-        for job_id in queue.get_job_ids(0, limit) if limit > 0 else []:
-            if self.connection.lrem(queue.key, 1, job_id):  # 1 only for the worker that removed it
-                job = queue.fetch_job(job_id)
-                if job is not None:
-                    claimed.append(job)
+        for _ in range(max(limit, 0)):
+            job_id = self.connection.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
+            if job_id is None:
+                break
+            job = queue.fetch_job(job_id.decode())
+            if job is None:  # deleted while waiting: nothing to run or to keep
+                self.connection.lrem(queue.intermediate_queue_key, 1, job_id)
+                continue
+            claimed.append(job)
         return claimed
+
+    def register_started(self, job: Job, queue: Queue) -> Execution:
+        """In one transaction: the job's execution in the started registry, its status STARTED (RQ's cleanup
+        retries only STARTED jobs), and its id out of the intermediate list."""
+        with self.connection.pipeline() as pipeline:
+            ttl = self.get_heartbeat_ttl(job)
+            execution = Execution.create(job, ttl, pipeline=pipeline, worker_name=self.name)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
+            pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            self.heartbeat(ttl, pipeline=pipeline)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            pipeline.execute()
+        self.executions[execution.id] = execution
+        return execution
 
     def execute_job(self, job: Job, queue: Queue):
         if queue.name != keys.MANIPULATE_QUEUE or self.batch_size <= 1:
             return super().execute_job(job, queue)
         batch = [job, *self.claim_waiting(queue, self.batch_size - 1)]
-        executions = [self.prepare_execution(member) for member in batch]
-        for member in batch[1:]:
-            self.prepare_job_execution(member)
+        executions = [self.register_started(member, queue) for member in batch]
         edits = [tasks.Edit(member.id, **member.kwargs) for member in batch]
         timeout = max(member.timeout or queue.DEFAULT_TIMEOUT for member in batch)
         try:

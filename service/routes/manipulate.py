@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from service import errors, jobs, keys
 from service.conditions import parse_conditions
-from service.deps import RedisDep, SettingsDep
+from service.deps import ApiKeyDep, RedisDep, SettingsDep
 from service.uploads import read_image
 
 router = APIRouter(tags=["manipulate"])
@@ -40,11 +40,12 @@ def finished_response(redis, job) -> Response:
     "/manipulate",
     status_code=202,
     responses={200: {"content": {"image/png": {}}, "description": "the edited photo (with ?wait= and the job done in time)"},
-               **errors.responses(400, 404, 409, 410, 413, 422, 429, 500)},
+               **errors.responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 500)},
 )
 def manipulate(
     redis: RedisDep,
     settings: SettingsDep,
+    _: ApiKeyDep,
     image: Annotated[UploadFile, File(description="JPEG, PNG or WebP photo")],
     attr: Annotated[list[str], Query(min_length=1, description="attribute to add; -NAME removes it; repeatable")],
     strength: Annotated[float, Query(ge=0.0, le=10.0, description="multiplier on the attributes' tuned strength (1 = as tuned, 0 = no edit)")] = 1.0,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from service import jobs, keys
@@ -37,6 +40,28 @@ def test_a_full_queue_answers_429_with_retry_after(fresh_redis, checkpoint):
         assert "queue is full" in refused.json()["detail"]
         assert jobs.queue(client.app.state.redis, keys.MANIPULATE_QUEUE).count == 2
         assert all(client.get(f"/jobs/{job_id}").json()["status"] == "queued" for job_id in accepted)
+        assert len(client.app.state.redis.keys(keys.upload("*"))) == 2  # the refused photo is not kept
+
+
+def test_the_queue_bound_holds_under_concurrent_requests(fresh_redis, checkpoint):
+    redis, url = fresh_redis
+    settings = make_settings(url, checkpoint, queue_limit=3)
+    start = threading.Barrier(16)
+
+    def submit(index: int) -> int:
+        start.wait()
+        try:
+            jobs.enqueue(redis, settings, keys.GENERATE_QUEUE, "workers.tasks.generate", "generate", {"count": index})
+            return 202
+        except HTTPException as refused:
+            return refused.status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(submit, range(16)))
+    waiting = jobs.queue(redis, keys.GENERATE_QUEUE).get_job_ids()
+    assert 1 <= statuses.count(202) == len(waiting) <= 3
+    assert statuses.count(429) == 16 - len(waiting)
+    assert all(jobs.fetch(redis, job_id).kwargs["count"] in range(16) for job_id in waiting)
 
 
 def test_a_client_over_its_rate_limit_gets_429_and_reads_still_work(fresh_redis, checkpoint):

@@ -157,3 +157,9 @@ def test_api_key_guards_changes_but_not_reads(settings, worker):
                                headers={"X-API-Key": "s3cret"})
         assert accepted.status_code == 202, accepted.text
         assert client.delete("/attributes/keyed", headers={"X-API-Key": "s3cret"}).status_code == 204
+        photo = {"image": ("p.png", png(), "image/png")}
+        assert client.post("/manipulate", params={"attr": "smiling"}, files=photo).status_code == 401
+        assert client.post("/generate", params={"attr": "smiling"}, headers={"X-API-Key": "wrong"}).status_code == 403
+        assert client.post("/manipulate", params={"attr": "smiling", "crop": "none"}, files=photo,
+                           headers={"X-API-Key": "s3cret"}).status_code == 202
+        assert client.post("/generate", params={"attr": "smiling", "n": 1}, headers={"X-API-Key": "s3cret"}).status_code == 202

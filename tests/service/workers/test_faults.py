@@ -53,8 +53,6 @@ def freeze_during_a_job(pid: int, redis) -> list[str]:
     raise AssertionError("the worker never held a started job")
 
 
-@pytest.mark.xfail(strict=False, reason="known loss window (issue 5): BatchingWorker.claim_waiting LREMs a waiting job before it is "
-                   "registered as started, so a kill in between leaves it 'queued' in no list; claim via the intermediate queue to fix")
 def test_a_worker_killed_mid_job_has_its_jobs_retried_to_the_end(tmp_path, checkpoint):
     server, url = embedded_redis(tmp_path)
     settings = make_settings(url, checkpoint, job_retries=1)

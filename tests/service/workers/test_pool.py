@@ -20,6 +20,7 @@ from service.main import create_app
 from tests.service.conftest import ROOT, embedded_redis, make_settings, start_worker, stop_worker, worker_environment
 from tests.service.images import png
 from tests.service.routes.test_manipulate import poll
+from workers.batching import BatchingWorker
 from workers.errors import STARTUP_FAILED
 
 FAR_FUTURE = 4_000_000_000  # a cleanup timestamp past every heartbeat: the taken job counts as abandoned
@@ -99,6 +100,33 @@ def test_waiting_manipulate_jobs_run_as_one_batch(fresh):
     assert all(status["status"] == "finished" for status in finished)
     batch_sizes = [jobs.fetch(redis, job_id).return_value()["batch_size"] for job_id in job_ids]
     assert batch_sizes == [settings.batch_size] * settings.batch_size
+
+
+def test_jobs_claimed_for_a_batch_are_never_in_no_list(fresh):
+    settings, redis, client = fresh
+    publish_builtins(settings, redis)
+    job_ids = [queue_edit(client, seed) for seed in range(3)]
+    queue = jobs.queue(redis, keys.MANIPULATE_QUEUE)
+    claimer = BatchingWorker([queue], connection=redis, serializer=JSONSerializer)
+    # claimed, then the worker "dies" before registering them: they wait in RQ's intermediate list
+    assert [job.id for job in claimer.claim_waiting(queue, 2)] == job_ids[:2]
+    assert queue.get_job_ids() == job_ids[2:]
+    assert queue.intermediate_queue.get_job_ids() == job_ids[:2]
+    # registering moves a claimed job into the started registry and out of the intermediate list in one step
+    [last] = claimer.claim_waiting(queue, 5)
+    claimer.register_started(last, queue)
+    assert queue.intermediate_queue.get_job_ids() == job_ids[:2]
+    assert StartedJobRegistry(queue=queue).get_job_ids() == [last.id]
+    assert jobs.fetch(redis, last.id).get_status() == "started"  # RQ's cleanup retries only started jobs
+    # RQ's maintenance notes stranded ids on one pass and retries them on a pass a minute later
+    sweeper = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
+    queue.intermediate_queue.cleanup(sweeper, queue)
+    for job_id in job_ids[:2]:
+        redis.set(queue.intermediate_queue.get_first_seen_key(job_id), time.time() - 120)
+    queue.intermediate_queue.cleanup(sweeper, queue)
+    assert queue.intermediate_queue.get_job_ids() == []
+    assert queue.get_job_ids() == job_ids[:2]
+    assert [jobs.fetch(redis, job_id).retries_left for job_id in job_ids[:2]] == [0, 0]
 
 
 def live_names(redis) -> set[str]:
