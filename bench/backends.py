@@ -2,41 +2,42 @@
 
 The path is the workers' own (workers.tasks.run_edits on a workers.runtime.Runtime): read and decode the PNG
 upload from Redis, crop, encode, edit with the attribute's tuned defaults, decode, paste, encode and store the PNG.
+The two backends take turns, repeat after repeat, so that a change in the machine's load hits both alike.
 """
 from __future__ import annotations
 
+import statistics
 import uuid
 from functools import partial
 from pathlib import Path
 
 from bench.deployment import embedded_redis
 from bench.table import Row, Target, not_measured
-from bench.timing import median_seconds
+from bench.timing import timed
 from service import keys
 from service.settings import Settings
 from workers import runtime, tasks
 
+BACKENDS = ("torch", "onnx")
 BATCHES = (1, 16)
 TARGETS = {1: Target(">=", 1.5), 16: None}
 
 
-def edit_seconds(bench, backend: str, redis, redis_url: str) -> dict[int, float]:
-    """Median seconds of run_edits per batch size on a worker runtime with this backend."""
-    workload = bench.workload
-    settings = Settings(redis_url=redis_url, checkpoint=str(workload.checkpoint), worker_threads=bench.threads)
-    runtime.install(runtime.Runtime(settings, redis, bench.device, backend))
-    seconds = {}
-    for size in BATCHES:
-        uploads = []
-        for photo in workload.photos(size):
-            uploads.append(keys.upload(uuid.uuid4().hex))
-            redis.set(uploads[-1], photo)
-        edits = [tasks.Edit(f"bench-{index}", key, [[workload.attribute, True]], 1.0, 0, "none") for index, key in enumerate(uploads)]
-        seconds[size], outcomes = median_seconds(partial(tasks.run_edits, edits), repeats=bench.size(7, 1), device=bench.device)
-        failed = [outcome for outcome in outcomes.values() if isinstance(outcome, Exception)]
-        if failed:
-            raise RuntimeError(f"{backend} edits failed: {failed[0]}")
-    return seconds
+def uploaded_edits(bench, redis, size: int) -> list[tasks.Edit]:
+    """`size` edits of photos stored in Redis as the API stores uploads."""
+    edits = []
+    for index, photo in enumerate(bench.workload.photos(size)):
+        key = keys.upload(uuid.uuid4().hex)
+        redis.set(key, photo)
+        edits.append(tasks.Edit(f"bench-{index}", key, [[bench.workload.attribute, True]], 1.0, 0, "none"))
+    return edits
+
+
+def run_edits_on(worker: runtime.Runtime, edits: list[tasks.Edit]) -> None:
+    runtime.install(worker)
+    failed = [outcome for outcome in tasks.run_edits(edits).values() if isinstance(outcome, Exception)]
+    if failed:
+        raise RuntimeError(f"an edit failed: {failed[0]}")
 
 
 def measure(bench) -> list[Row]:
@@ -45,12 +46,21 @@ def measure(bench) -> list[Row]:
     if not (onnx_dir / "denoiser.onnx").is_file():
         reason = f"no ONNX export at {onnx_dir}: run python -m model.export --checkpoint {bench.workload.checkpoint}"
         return [not_measured(f"2{letter}", names[size], TARGETS[size], reason) for letter, size in zip("ab", BATCHES)]
+    seconds = {}
     with embedded_redis() as (redis, redis_url):
-        torch_seconds = edit_seconds(bench, "torch", redis, redis_url)
-        onnx_seconds = edit_seconds(bench, "onnx", redis, redis_url)
+        settings = Settings(redis_url=redis_url, checkpoint=str(bench.workload.checkpoint), worker_threads=bench.threads)
+        workers = {backend: runtime.Runtime(settings, redis, bench.device, backend) for backend in BACKENDS}
+        for size in BATCHES:
+            edits = uploaded_edits(bench, redis, size)
+            runs = {backend: [] for backend in BACKENDS}
+            for repeat in range(bench.size(21 if size == 1 else 7, 1) + 1):
+                for backend, worker in workers.items():
+                    elapsed, _ = timed(partial(run_edits_on, worker, edits), bench.device)
+                    runs[backend] += [elapsed] if repeat else []  # the first round is a warm-up
+            seconds.update({(backend, size): statistics.median(runs[backend]) for backend in BACKENDS})
     note = (f"{bench.workload.source}, crop=none, {bench.workload.mode} mode, attr {bench.workload.attribute}; "
-            f"{bench.threads} thread(s) for torch and ONNX Runtime")
+            f"{bench.threads} thread(s) for torch and ONNX Runtime; backends alternate, median of their runs")
     return [Row(f"2{letter}", names[size],
-                f"torch {torch_seconds[size] * 1e3:.0f} ms, ONNX {onnx_seconds[size] * 1e3:.0f} ms per batch",
-                torch_seconds[size] / onnx_seconds[size], target=TARGETS[size], note=note)
+                f"torch {seconds['torch', size] * 1e3:.0f} ms, ONNX {seconds['onnx', size] * 1e3:.0f} ms per batch",
+                seconds["torch", size] / seconds["onnx", size], target=TARGETS[size], note=note)
             for letter, size in zip("ab", BATCHES)]

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, gt=0)  # manipulate jobs a worker runs as one batch
     manipulation_mode: Literal["paper", "fast"] = "paper"
     generate_budget_factor: int = Field(50, gt=0)  # prior draws per requested image before giving up
-    worker_threads: int = Field(0, ge=0)  # torch CPU threads per worker (0 = torch's default)
+    worker_threads: int = Field(0, ge=0)  # torch and ONNX Runtime CPU threads per worker (0 = their defaults)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)

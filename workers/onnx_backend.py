@@ -29,14 +29,15 @@ class OnnxNetwork(nn.Module):
         return (output, None) if self.returns_pair else output
 
 
-def with_onnx_networks(model: D2C, checkpoint: str | Path, device: str) -> D2C:
+def with_onnx_networks(model: D2C, checkpoint: str | Path, device: str, threads: int | None = None) -> D2C:
     directory = Path(checkpoint) / "onnx"
     missing = [name for name in NETWORKS if not (directory / f"{name}.onnx").is_file()]
     if missing:
         raise FileNotFoundError(f"--backend onnx needs {', '.join(f'{directory}/{name}.onnx' for name in missing)}; "
                                 f"run python -m model.export --checkpoint {checkpoint}")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
-    sessions = {name: onnx_session(directory / f"{name}.onnx", providers=providers) for name in NETWORKS}
+    # threads: the same cap as torch's (WORKER_THREADS), else each worker's sessions take every core
+    sessions = {name: onnx_session(directory / f"{name}.onnx", threads, providers) for name in NETWORKS}
     model.encoder = OnnxNetwork(sessions["encoder"], ["image"], returns_pair=True)
     model.decoder = OnnxNetwork(sessions["decoder"], ["latent"])
     model.denoiser = OnnxNetwork(sessions["denoiser"], ["noisy_latent", "alpha"])

@@ -39,7 +39,7 @@ class Runtime:
         if backend == "onnx":
             from workers.onnx_backend import with_onnx_networks
 
-            model = with_onnx_networks(model, settings.checkpoint, device)
+            model = with_onnx_networks(model, settings.checkpoint, device, settings.worker_threads or None)
         self.model = model
         self.builtins = load_builtins(settings.checkpoint)
         self.detector = FaceDetector()
