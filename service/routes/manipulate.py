@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
+from rq.results import Result
 
 from service import errors, jobs, keys
 from service.conditions import parse_conditions
@@ -13,15 +14,21 @@ from service.deps import ApiKeyDep, RedisDep, SettingsDep
 from service.uploads import read_image
 
 router = APIRouter(tags=["manipulate"])
-POLL_SECONDS = 0.05
+RECHECK_SECONDS = 1.0  # the status is re-read at least this often, should an end ever come without a result entry
 
 
 def wait_for(redis, job_id: str, seconds: float):
-    """The job once finished or failed, or still running when `seconds` have passed."""
+    """The job once finished or failed, or still running when `seconds` have passed.
+
+    Blocks on the job's RQ results stream, which gets an entry when an attempt ends, rather than polling: a
+    50 ms poll added 25 ms on average to every waited edit.
+    """
     deadline = time.monotonic() + seconds
-    job = jobs.fetch(redis, job_id)
-    while jobs.public_status(job) not in ("finished", "failed") and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS)
+    job, seen = jobs.fetch(redis, job_id), "0-0"
+    while jobs.public_status(job) not in ("finished", "failed") and (left := deadline - time.monotonic()) > 0:
+        entries = redis.xread({Result.get_key(job_id): seen}, block=max(1, int(min(left, RECHECK_SECONDS) * 1000)))
+        if entries:
+            seen = entries[0][1][-1][0]
         job = jobs.fetch(redis, job_id)
     return job
 
