@@ -7,6 +7,7 @@ markdown table and writes it, with the date, machine and command, to bench/resul
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -61,6 +62,14 @@ def run_row(number: int, bench: Bench) -> list[Row]:
     return rows
 
 
+def command_line(argv: list[str] | None) -> str:
+    """How this run was started, as one could type it again (with its niceness, which the timings depend on)."""
+    python = Path(sys.executable)
+    python = python.relative_to(Path.cwd()) if python.is_relative_to(Path.cwd()) else python
+    niceness = os.nice(0)
+    return (f"nice -n {niceness} " if niceness else "") + shlex.join([str(python), "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+
+
 def main(argv: list[str] | None = None) -> list[Row]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -71,8 +80,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
         bench = Bench(args, workload, cleanup)
         rows = [row for number in args.rows for row in run_row(number, bench)]
     table = markdown(rows)
-    command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
-    Path(args.out).write_text(document(table, command.strip(), started, time.perf_counter() - clock, described, args.context))
+    Path(args.out).write_text(document(table, command_line(argv), started, time.perf_counter() - clock, described, args.context))
     print(table, flush=True)
     return rows
 

