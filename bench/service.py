@@ -48,10 +48,10 @@ async def edits_per_second(bench, url: str, requests: int) -> float:
 
 def measure_throughput(bench) -> list[Row]:
     batch_size = Settings.model_fields["batch_size"].default
-    raw_seconds, _ = median_seconds(lambda: bench.workload.edit(bench.workload.images(batch_size)), repeats=bench.size(5, 1), device=bench.device)
+    raw_seconds, _ = median_seconds(lambda: bench.workload.edit(bench.workload.images(batch_size)), repeats=bench.size(9, 1), device=bench.device)
     raw = batch_size / raw_seconds
     url = bench.service_url
-    requests, rounds = bench.size(64, 16), bench.size(3, 1)
+    requests, rounds = bench.size(96, 16), bench.size(3, 1)
     asyncio.run(edits_per_second(bench, url, CONCURRENCY))  # warm-up: first requests pay one-time costs in every process
     service = statistics.median(asyncio.run(edits_per_second(bench, url, requests)) for _ in range(rounds))
     figures = f"service {service:.2f} edits/s ({requests} requests, median of {rounds}); model in-process {raw:.2f} edits/s at batch {batch_size}"

@@ -22,6 +22,12 @@ SETTINGS = (("fp32", 1), ("bf16", 1), ("bf16", 2))  # (precision, DDP ranks)
 RUN_SECONDS = 3600
 
 
+def bf16_support() -> str:
+    """The CPU's bf16 instructions: autocast only pays where the matrix units take bf16 natively."""
+    flags = set(next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "").split())
+    return "CPU bf16 instructions: " + (", ".join(sorted(flags & {"avx512_bf16", "amx_bf16"})) or "none")
+
+
 def loop_seconds(bench, config: Path, precision: str, ranks: int, steps: int, limit: int) -> float:
     """Seconds the training loop took for `steps` steps, as the run recorded them."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"] if ranks > 1 else [sys.executable]
@@ -50,6 +56,6 @@ def measure(bench) -> list[Row]:
             rate[precision, ranks] = steps * batch / (measured - loop_seconds(bench, config, precision, ranks, warmup, 2 * batch))
     figures = {setting: f"{setting[0]} x {setting[1]} rank(s): {rate[setting]:.2f} images/s" for setting in SETTINGS}
     note = (f"shipped config (batch {batch}, contrastive weight {shipped['contrastive_weight']}), {steps} steps after {warmup} warm-up, "
-            f"{bench.threads} thread(s) per rank, first {2 * batch} images of {data}")
+            f"{bench.threads} thread(s) per rank, first {2 * batch} images of {data}; {bf16_support()}")
     return [Row("8a", names["8a"], f"{figures['bf16', 1]}; {figures['fp32', 1]}", rate["bf16", 1] / rate["fp32", 1], note=note),
             Row("8b", names["8b"], f"{figures['bf16', 2]}; {figures['bf16', 1]}", rate["bf16", 2] / rate["bf16", 1], note=note)]
