@@ -7,14 +7,13 @@ The two backends take turns, repeat after repeat, so that a change in the machin
 from __future__ import annotations
 
 import statistics
-import uuid
 from functools import partial
 from pathlib import Path
 
 from bench.deployment import embedded_redis
 from bench.table import Row, Target, not_measured
 from bench.timing import timed
-from service import keys
+from service import jobs
 from service.settings import Settings
 from workers import runtime, tasks
 
@@ -23,14 +22,10 @@ BATCHES = (1, 16)
 TARGETS = {1: Target(">=", 1.5), 16: None}
 
 
-def uploaded_edits(bench, redis, size: int) -> list[tasks.Edit]:
-    """`size` edits of photos stored in Redis as the API stores uploads."""
-    edits = []
-    for index, photo in enumerate(bench.workload.photos(size)):
-        key = keys.upload(uuid.uuid4().hex)
-        redis.set(key, photo)
-        edits.append(tasks.Edit(f"bench-{index}", key, [[bench.workload.attribute, True]], 1.0, 0, "none"))
-    return edits
+def uploaded_edits(bench, redis, settings: Settings, size: int) -> list[tasks.Edit]:
+    """`size` edits of photos stored in Redis by the API's own upload code."""
+    return [tasks.Edit(f"bench-{index}", jobs.store_upload(redis, photo, settings), [[bench.workload.attribute, True]], 1.0, 0, "none")
+            for index, photo in enumerate(bench.workload.photos(size))]
 
 
 def run_edits_on(worker: runtime.Runtime, edits: list[tasks.Edit]) -> None:
@@ -51,7 +46,7 @@ def measure(bench) -> list[Row]:
         settings = Settings(redis_url=redis_url, checkpoint=str(bench.workload.checkpoint), worker_threads=bench.threads)
         workers = {backend: runtime.Runtime(settings, redis, bench.device, backend) for backend in BACKENDS}
         for size in BATCHES:
-            edits = uploaded_edits(bench, redis, size)
+            edits = uploaded_edits(bench, redis, settings, size)
             runs = {backend: [] for backend in BACKENDS}
             for repeat in range(bench.size(21 if size == 1 else 7, 1) + 1):
                 for backend, worker in workers.items():
