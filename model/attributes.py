@@ -1,7 +1,8 @@
 """Few-shot attribute classifiers r(c|z) on D2C latents (paper Sec. 5, Algorithm 1 line 3).
 
 Both kinds are linear in the flattened latent, so one fits 100 examples in milliseconds and its gradient,
-used by manipulation, is a fixed direction scaled by how unsure the classifier is.
+used by manipulation, is a fixed direction scaled by how unsure the classifier is. Fitted with the model's latent
+covariance Sigma (from the unlabeled pool), a classifier also carries the edit direction Sigma w.
 
 - binary: L2-regularised logistic regression from positives and negatives, strength picked by 5-fold CV.
 - pu: positive-unlabeled learning. Elkan and Noto (2008) estimate the class prior of the unlabeled pool from a
@@ -23,6 +24,7 @@ from torch.nn import functional as F
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,40}$")
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
+COVARIANCE_SHRINKAGE = 0.1  # weight of the isotropic part in the pool's latent covariance (Ledoit-Wolf style shrinkage)
 POOL_FILE = "unlabeled_latents.safetensors"
 
 
@@ -38,6 +40,17 @@ class AttributeClassifier:
     bias: float
     latent_shape: tuple[int, ...]
     metadata: dict = field(default_factory=dict)
+    direction: torch.Tensor | None = None  # (D,) edit direction Sigma w under the latent covariance; None means w
+
+    @property
+    def edit_direction(self) -> torch.Tensor:
+        """The direction manipulation moves a latent along: Sigma w when fitted with a covariance, else w.
+
+        w is the best *separating* direction, but with 100 examples much of it cancels nuisance variation the
+        decoder barely shows; Sigma w is the direction the attribute's score actually varies along in the data
+        (the "activation pattern" of a linear model, Haufe et al. 2014), so edits along it are visible.
+        """
+        return self.weight if self.direction is None else self.direction
 
     def logit(self, latents: torch.Tensor) -> torch.Tensor:
         """The classifier's logit f(z); r(c=1|z) = sigmoid(f(z)) for both kinds."""
@@ -55,6 +68,8 @@ class AttributeClassifier:
     def to_bytes(self) -> tuple[bytes, bytes]:
         """(safetensors weights, JSON metadata), the two files of `save`."""
         tensors = {"weight": self.weight.float().contiguous(), "bias": torch.tensor([self.bias])}
+        if self.direction is not None:
+            tensors["direction"] = self.direction.float().contiguous()
         info = {"name": self.name, "kind": self.kind, "latent_shape": list(self.latent_shape), **self.metadata}
         return save(tensors), json.dumps(info, indent=2).encode()
 
@@ -62,7 +77,7 @@ class AttributeClassifier:
     def from_bytes(cls, weights: bytes, info: bytes) -> "AttributeClassifier":
         tensors, meta = load(weights), json.loads(info)
         name, kind, shape = meta.pop("name"), meta.pop("kind"), tuple(meta.pop("latent_shape"))
-        return cls(name, kind, tensors["weight"], float(tensors["bias"][0]), shape, meta)
+        return cls(name, kind, tensors["weight"], float(tensors["bias"][0]), shape, meta, tensors.get("direction"))
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -155,8 +170,29 @@ def _prepare(name: str, positive: torch.Tensor, minimum: int, label: str) -> Non
         raise AttributeDefinitionError(f"{label} latents contain NaN or infinite values")
 
 
-def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torch.Tensor, seed: int = 0) -> AttributeClassifier:
-    """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy."""
+def latent_covariance(latents: torch.Tensor, shrinkage: float = COVARIANCE_SHRINKAGE) -> torch.Tensor:
+    """(D, D) covariance of flattened latents, shrunk towards its mean variance so it stays well conditioned."""
+    flat = latents.flatten(1).float().cpu()
+    if len(flat) < 2 or not torch.isfinite(flat).all():
+        raise AttributeDefinitionError("a latent covariance needs at least 2 finite latents")
+    covariance = torch.cov(flat.t())
+    return (1 - shrinkage) * covariance + shrinkage * covariance.diagonal().mean() * torch.eye(len(covariance))
+
+
+def _direction(weight: torch.Tensor, covariance: torch.Tensor | None) -> tuple[torch.Tensor | None, str]:
+    if covariance is None:
+        return None, "euclidean"
+    if covariance.shape != (len(weight), len(weight)):
+        raise AttributeDefinitionError(f"latent covariance of shape {tuple(covariance.shape)} does not match {len(weight)} latent values")
+    return covariance.float() @ weight, "covariance"
+
+
+def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torch.Tensor, seed: int = 0,
+               covariance: torch.Tensor | None = None) -> AttributeClassifier:
+    """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
+
+    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w.
+    """
     started = time.perf_counter()
     _prepare(name, positive_latents, 2, "positive")
     _prepare(name, negative_latents, 2, "negative")
@@ -168,12 +204,13 @@ def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torc
     scored = _cv_balanced_accuracy(features, labels, folds)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
     weight, bias = _logistic(features, labels, best_l2, balanced=True)
+    direction, metric = _direction(weight, covariance)
     metadata = {
         "positives": len(positive_latents), "negatives": len(negative_latents), "unlabeled": 0,
-        "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2,
+        "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2, "edit_metric": metric,
         "fit_seconds": round(time.perf_counter() - started, 3),
     }
-    return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata)
+    return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
 
 
 def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, l2: float):
@@ -194,7 +231,10 @@ def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, 
 
 
 def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.Tensor, l2: float = 1e-2, seed: int = 0) -> AttributeClassifier:
-    """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk."""
+    """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk.
+
+    The pool is a sample of the model's latents, so its covariance sets the edit direction Sigma w.
+    """
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
     _prepare(name, unlabeled_latents, 10, "unlabeled")
@@ -219,12 +259,13 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
     weight, bias = _pu_logistic(positive, unlabeled, prior, l2)
     recall = float(((positive @ weight + bias) > 0).float().mean())
+    direction, metric = _direction(weight, latent_covariance(unlabeled))
     metadata = {
         "positives": len(positive), "negatives": 0, "unlabeled": len(unlabeled),
         "label_frequency": round(k, 4), "class_prior": round(prior, 4), "positive_recall": round(recall, 4),
-        "cv_accuracy": None, "l2": l2, "fit_seconds": round(time.perf_counter() - started, 3),
+        "cv_accuracy": None, "l2": l2, "edit_metric": metric, "fit_seconds": round(time.perf_counter() - started, 3),
     }
-    return AttributeClassifier(name, "pu", weight, bias, tuple(positive_latents.shape[1:]), metadata)
+    return AttributeClassifier(name, "pu", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
 
 
 def load_unlabeled_pool(checkpoint: str | Path) -> torch.Tensor:

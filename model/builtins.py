@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from model.attributes import AttributeClassifier, builtin_directory, fit_binary, fit_pu, save_unlabeled_pool
+from model.attributes import AttributeClassifier, builtin_directory, fit_binary, fit_pu, latent_covariance, save_unlabeled_pool
 from model.checkpoint import load_model, update_card
 from model.d2c import D2C
 from model.data import load_dataset
@@ -27,21 +27,25 @@ from model.manipulation import ManipulationSettings, manipulate
 BUILTINS = {"blond": "Blond_Hair", "red_lipstick": "Wearing_Lipstick", "smiling": "Smiling", "male": "Male", "eyeglasses": "Eyeglasses"}
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
 STRENGTH_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
-TUNING_TARGET = 0.98  # mean r(c|z) the edited latents must reach
 
 
-def tune_strength(model: D2C, classifier: AttributeClassifier, latents: torch.Tensor, base: ManipulationSettings) -> tuple[float, float]:
-    """Smallest strength at which the paper procedure drives r(c|z) of held-out train latents to TUNING_TARGET.
+def tune_strength(model: D2C, classifier: AttributeClassifier, latents: torch.Tensor, typical_logit: float,
+                  base: ManipulationSettings) -> tuple[float, float]:
+    """Smallest strength at which held-out train latents, edited by the paper procedure, score like the attribute's
+    own positive examples: their median logit reaches `typical_logit`, the positives' median. Returns the strength
+    and the median logit reached.
 
-    Tuned against the attribute's own classifier on the train split (never the oracle, never the test split).
+    A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
+    be; its positives' own scores say how far "has the attribute" is. Tuned against the attribute's own classifier
+    on the train split (never the oracle, never the test split).
     """
-    probability = 0.0
+    reached = float("-inf")
     for strength in STRENGTH_GRID:
         edited = manipulate(model, latents, [(classifier, True)], replace(base, strength=strength), mode="paper")
-        probability = float(classifier.probability(edited).mean())
-        if probability >= TUNING_TARGET:
-            return strength, probability
-    return STRENGTH_GRID[-1], probability
+        reached = float(classifier.logit(edited).median())
+        if reached >= typical_logit:
+            return strength, reached
+    return STRENGTH_GRID[-1], reached
 
 
 def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed: int = 0, tune_images: int = 64) -> dict:
@@ -53,6 +57,7 @@ def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed:
     pool_ids = [labels.ids[int(i)] for i in torch.randperm(len(labels), generator=generator)[:pool_size]]
     pool = encode_all(model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(pool_ids)).images)
     save_unlabeled_pool(checkpoint, pool)
+    covariance = latent_covariance(pool)  # edit directions Sigma w (see AttributeClassifier.edit_direction)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     summary, base = {}, ManipulationSettings()
     for name, column in {**BUILTINS, **PU_BUILTINS}.items():
@@ -65,16 +70,18 @@ def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed:
         if name in PU_BUILTINS:
             classifier = fit_pu(name, latents[is_positive], pool, seed=seed)
         else:
-            classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed)
+            classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed, covariance=covariance)
         # 3. defaults tuned on other train images that lack the attribute
         used = set(positive_ids + negative_ids)
         candidates = [labels.ids[i] for i in torch.nonzero(labels.attribute(column) == 0).flatten().tolist() if labels.ids[i] not in used]
         tuning_ids = [candidates[int(i)] for i in torch.randperm(len(candidates), generator=generator)[:tune_images]]
         tuning = encode_all(model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(tuning_ids)).images)
-        strength, reached = tune_strength(model, classifier, tuning, base)
+        typical = float(classifier.logit(latents[is_positive]).median())
+        strength, reached = tune_strength(model, classifier, tuning, typical, base)
         classifier.metadata.update({
             "version": 1, "created_at": created, "builtin": True, "source_attribute": column,
-            "defaults": asdict(replace(base, strength=strength)), "tuning": {"images": len(tuning_ids), "mean_probability": round(reached, 4)},
+            "defaults": asdict(replace(base, strength=strength)),
+            "tuning": {"images": len(tuning_ids), "positive_median_logit": round(typical, 3), "edited_median_logit": round(reached, 3)},
             "manifest": {"split": "train", "seed": seed, "positive_ids": positive_ids, "negative_ids": negative_ids},
         })
         classifier.save(builtin_directory(checkpoint))

@@ -22,7 +22,7 @@ Condition = tuple[AttributeClassifier, bool]
 class ManipulationSettings:
     strength: float = 1.0  # how hard each classifier pulls (0 = no edit); see LOGIT_GAIN
     alpha: float = 0.95  # noise level of the diffusion correction (1 = no correction)
-    sigma: float = 8.0  # RBF width of the closeness term, in latent-norm units (latents have norm sqrt(D))
+    sigma: float = 8.0  # RBF width of the closeness term, in whitened latent-norm units (latents have norm ~sqrt(D))
     steps: int = 5  # K Langevin-like steps, each followed by a correction
     step_size: float = 0.5  # eta, as a fraction of 1 / (curvature of the target), so steps never overshoot
     correction_steps: int = 5  # DDIM steps from alpha back to 1
@@ -32,7 +32,7 @@ class ManipulationSettings:
     scale: float = 1.0  # the user's strength multiplier on tuned defaults (see default_settings)
 
 
-# The exponent on each r_i is strength * LOGIT_GAIN / (REFERENCE_SIGMA^2 |w_i|^2), so that whatever a classifier's
+# The exponent on each r_i is strength * LOGIT_GAIN / (REFERENCE_SIGMA^2 w_i . d_i), so that whatever a classifier's
 # weight norm, strength 1 at sigma = REFERENCE_SIGMA moves its logit by up to LOGIT_GAIN * (1 - r) at equilibrium
 # with the closeness term (the logit gain scales with (sigma / REFERENCE_SIGMA)^2).
 LOGIT_GAIN = 8.0
@@ -51,8 +51,8 @@ def log_condition(latents: torch.Tensor, conditions: list[Condition]) -> torch.T
 
 
 def condition_exponents(conditions: list[Condition], strength: float) -> list[float]:
-    """Per-classifier exponents s_i on r_i, normalised by |w_i|^2 so `strength` means the same for every classifier."""
-    return [strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(classifier.weight.pow(2).sum()) + 1e-12) for classifier, _ in conditions]
+    """Per-classifier exponents s_i on r_i, normalised by w_i . d_i so `strength` means the same for every classifier."""
+    return [strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(c.weight @ c.edit_direction) + 1e-12) for c, _ in conditions]
 
 
 def confident_log_prob(classifier: AttributeClassifier, latents: torch.Tensor, target: bool, margin: float) -> torch.Tensor:
@@ -65,23 +65,32 @@ def confident_log_prob(classifier: AttributeClassifier, latents: torch.Tensor, t
     return F.logsigmoid((logit if target else -logit) - margin)
 
 
-def manipulation_target(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float],
-                        sigma: float, margin: float = 0.0) -> torch.Tensor:
-    """log of prod_i r_i(c_i|z)^s_i * exp(-|z - z_src|^2 / (2 sigma^2)): classifiers times RBF closeness (Sec. 5)."""
-    closeness = (latents - source).flatten(1).pow(2).sum(dim=1) / (2 * sigma**2)
-    classifiers = sum(exponent * confident_log_prob(classifier, latents, target, margin)
-                      for exponent, (classifier, target) in zip(exponents, conditions))
-    return classifiers - closeness
+def target_drift(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float],
+                 sigma: float, margin: float = 0.0) -> torch.Tensor:
+    """Sigma grad log pi(z) for pi(z) = prod_i r_i(c_i|z)^s_i exp(-(z - z_src)^T Sigma^-1 (z - z_src) / (2 sigma^2)).
+
+    The paper's target (Sec. 5): classifiers times an RBF closeness to the source, here measured in the latents'
+    own covariance Sigma, which also preconditions the step (Riemannian Langevin, Girolami and Calderhead 2011).
+    Each r_i is logistic, grad log r_i = +-(1 - r_i) w_i, so Sigma grad log r_i = +-(1 - r_i) d_i with d_i the
+    classifier's edit direction, and the closeness pull is -(z - z_src) / sigma^2. Classifiers fitted without a
+    covariance have d_i = w_i: then this is the plain gradient of the Euclidean RBF target.
+    """
+    drift = (source - latents) / sigma**2
+    for exponent, (classifier, target) in zip(exponents, conditions):
+        sign = 1.0 if target else -1.0
+        doubt = torch.sigmoid(margin - sign * classifier.logit(latents))  # 1 - r of the confident event
+        pull = (exponent * sign * doubt).reshape(-1, *(1,) * (latents.dim() - 1))
+        drift = drift + pull * classifier.edit_direction.to(latents.device).reshape(latents.shape[1:])
+    return drift
 
 
 def langevin_step(latents, source, conditions, exponents: list[float], sigma: float, step_size: float, noise: float,
                   margin: float = 0.0, generator=None):
-    """One step z <- z + eta grad log target(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4)."""
-    with torch.enable_grad():
-        current = latents.detach().requires_grad_(True)
-        target = manipulation_target(current, source, conditions, exponents, sigma, margin)
-        gradient, = torch.autograd.grad(target.sum(), current)
-    updated = latents + step_size * gradient
+    """One step z <- z + eta Sigma grad log pi(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4).
+
+    The noise is isotropic: exact Langevin for Euclidean classifiers, exploration noise under a covariance metric.
+    """
+    updated = latents + step_size * target_drift(latents, source, conditions, exponents, sigma, margin)
     if noise > 0:
         updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(latents.shape, generator=generator, device=latents.device)
     return updated
@@ -109,16 +118,16 @@ def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> No
 
 def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None) -> torch.Tensor:
     """Paper Sec. 5, "conditions from manipulation constraints": K Langevin-like steps on
-    s log r(c|z) - |z - z_src|^2 / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM to 1).
-    r is asked to hold with a margin (see confident_log_prob).
+    s log r(c|z) - |z - z_src|^2_Sigma / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM
+    to 1). r is asked to hold with a margin (see confident_log_prob); Sigma is the latent covariance (target_drift).
     """
     _check(model, latents, conditions)
     if settings.strength == 0 or settings.scale == 0:
         return latents
     source = latents.detach()
     exponents = condition_exponents(conditions, settings.strength)
-    # the target's curvature: 1 / sigma^2 from closeness, at most s_i |w_i|^2 / 4 from each logistic r_i
-    curvature = 1 / settings.sigma**2 + sum(e * float(c.weight.pow(2).sum()) / 4 for e, (c, _) in zip(exponents, conditions))
+    # the preconditioned target's curvature: 1 / sigma^2 from closeness, at most s_i w_i . d_i / 4 from each r_i
+    curvature = 1 / settings.sigma**2 + sum(e * float(c.weight @ c.edit_direction) / 4 for e, (c, _) in zip(exponents, conditions))
     step_size = settings.step_size / curvature
     for _ in range(settings.steps):
         latents = langevin_step(latents, source, conditions, exponents, settings.sigma, step_size, settings.noise, settings.margin, generator)

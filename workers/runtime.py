@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from redis import Redis
 
-from model.attributes import AttributeClassifier, builtin_directory, fit_binary, load_unlabeled_pool
+from model.attributes import POOL_FILE, AttributeClassifier, builtin_directory, fit_binary, latent_covariance, load_unlabeled_pool
 from model.checkpoint import load_model
 from service import attribute_store
 from service.settings import Settings
@@ -45,6 +45,7 @@ class Runtime:
         self.detector = FaceDetector()
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
+        self._covariance: torch.Tensor | None = None
         for name in attribute_store.names(redis):
             if name not in self.builtins:
                 try:
@@ -96,6 +97,12 @@ class Runtime:
         if self._pool is None:
             self._pool = load_unlabeled_pool(self.settings.checkpoint)
         return self._pool
+
+    def latent_covariance(self) -> torch.Tensor | None:
+        """The checkpoint's latent covariance (from its unlabeled pool) that sets edit directions; None without a pool."""
+        if self._covariance is None and (Path(self.settings.checkpoint) / POOL_FILE).is_file():
+            self._covariance = latent_covariance(self.unlabeled_pool())
+        return self._covariance
 
 
 def install(runtime: Runtime) -> None:

@@ -196,7 +196,7 @@ def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str
         positives, fallbacks = encode_examples(positive, crop)
         negatives, negative_fallbacks = encode_examples(negative, crop) if negative else (None, 0)
         if negatives is not None:
-            classifier = fit_binary(name, positives, negatives)
+            classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance())
         else:
             classifier = fit_pu(name, positives, env.unlabeled_pool())
     except (JobInputError, AttributeDefinitionError) as error:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu
+from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu, latent_covariance
 
 SHAPE = (4, 4, 4)
 
@@ -44,6 +44,29 @@ def test_serialization_round_trip(tmp_path):
     assert torch.allclose(loaded.log_prob(latents), classifier.log_prob(latents))
     again = AttributeClassifier.from_bytes(*loaded.to_bytes())
     assert torch.equal(again.weight, loaded.weight)
+
+
+def test_edit_direction_follows_the_latent_covariance(tmp_path):
+    # latents that vary 10x more along coordinate 1 than along the class coordinate 0
+    pool = torch.randn(4000, *SHAPE, generator=torch.Generator().manual_seed(4))
+    pool[:, 0, 0, 1] *= 10
+    covariance = latent_covariance(pool)
+    positives, negatives = toy_latents(40, 3.0, 5), toy_latents(40, -3.0, 6)
+    positives[:, 0, 0, 1] += 6  # the attribute also shifts the high-variance coordinate
+    euclidean = fit_binary("plain", positives, negatives)
+    assert euclidean.direction is None and torch.equal(euclidean.edit_direction, euclidean.weight)
+    fitted = fit_binary("metric", positives, negatives, covariance=covariance)
+    assert fitted.metadata["edit_metric"] == "covariance"
+    assert torch.allclose(fitted.edit_direction, covariance @ fitted.weight)
+    # Sigma w leans on the high-variance coordinate much more than w does
+    share = lambda vector: float(vector[1].abs() / vector[0].abs())
+    assert share(fitted.edit_direction) > 5 * share(fitted.weight)
+    fitted.save(tmp_path)
+    assert torch.equal(AttributeClassifier.load(tmp_path, "metric").edit_direction, fitted.edit_direction)
+    pu = fit_pu("metric_pu", positives, pool)
+    assert pu.metadata["edit_metric"] == "covariance" and torch.allclose(pu.edit_direction, latent_covariance(pool) @ pu.weight, atol=1e-4)
+    with pytest.raises(AttributeDefinitionError, match="covariance of shape"):
+        fit_binary("wrong", positives, negatives, covariance=torch.eye(5))
 
 
 def test_bad_definitions_are_clear_errors(tmp_path):

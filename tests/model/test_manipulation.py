@@ -1,7 +1,9 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
-from model.attributes import fit_binary
+from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
 from model.manipulation import ManipulationSettings, NoSampleAccepted, generate, manipulate, rejection_sample
 
@@ -46,6 +48,20 @@ def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step
     moved = (edited - latents).flatten(1).norm(dim=1)
     moved_free = (unconstrained - latents).flatten(1).norm(dim=1)
     assert (moved < moved_free).all()
+
+
+def test_paper_edit_moves_along_the_classifier_edit_direction(trained):
+    model, latents, classifier = trained
+    size = latents[0].numel()
+    scales = torch.logspace(-1, 1, size)[torch.randperm(size, generator=torch.Generator().manual_seed(2))]
+    covariance = latent_covariance(torch.randn(4000, size, generator=torch.Generator().manual_seed(1)) * scales)
+    metric = replace(classifier, direction=covariance @ classifier.weight)
+    settings = ManipulationSettings(strength=2.0, alpha=1.0)  # alpha 1: no diffusion correction
+    moved = (manipulate(model, latents, [(metric, True)], settings, mode="paper") - latents).flatten(1)
+    cosine = lambda direction: torch.nn.functional.cosine_similarity(moved, direction[None], dim=1)
+    assert (cosine(metric.edit_direction) > 0.999).all()
+    assert (cosine(metric.weight) < 0.9).all()
+    assert (metric.probability(latents + moved.reshape(latents.shape)) > 0.5).float().mean() >= 0.9
 
 
 def test_fast_and_uncorrected_modes_reach_the_target(trained):

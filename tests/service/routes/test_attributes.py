@@ -1,11 +1,13 @@
 """Attributes: binary, PU and zip definitions, versions, delete, read-only built-ins, API key, bad inputs."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from service import attribute_store
 from service.main import create_app
 from tests.service.conftest import make_settings
 from tests.service.images import examples_zip, png
@@ -37,7 +39,7 @@ def test_builtins_are_listed_ready(client):
     assert listed["smiling"]["counts"]["positives"] == 16
 
 
-def test_binary_attribute_trains_and_can_be_used(client):
+def test_binary_attribute_trains_and_can_be_used(client, redis):
     response = define(client, "freckles")
     assert response.status_code == 202, response.text
     body = response.json()
@@ -49,6 +51,8 @@ def test_binary_attribute_trains_and_can_be_used(client):
     assert record["counts"] == {"positives": 6, "negatives": 6, "unlabeled": 0}
     assert 0.0 <= record["accuracy"] <= 1.0
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
+    # the worker fits it with the checkpoint's latent covariance, so edits move along Sigma w
+    assert json.loads(attribute_store.read_weights(redis, "freckles")[2])["edit_metric"] == "covariance"
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
