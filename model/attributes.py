@@ -145,14 +145,28 @@ def _folds(count: int, k: int, generator: torch.Generator) -> list[torch.Tensor]
     return list(torch.randperm(count, generator=generator).chunk(k))
 
 
-def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: list[torch.Tensor]) -> dict[float, float]:
-    """Mean held-out balanced accuracy of each strength in L2_GRID; the folds of one strength are fitted together."""
-    masks = torch.ones(len(folds), len(labels))
+def _with_mirrors(features: torch.Tensor, labels: torch.Tensor, mirrors: torch.Tensor | None):
+    """Training rows: the examples, then their mirror images (same labels; row i + N mirrors row i)."""
+    if mirrors is None:
+        return features, labels
+    return torch.cat([features, mirrors]), torch.cat([labels, labels])
+
+
+def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: list[torch.Tensor],
+                          mirrors: torch.Tensor | None = None) -> dict[float, float]:
+    """Mean held-out balanced accuracy of each strength in L2_GRID; the folds of one strength are fitted together.
+
+    A held-out example's mirror image is held out with it, so the score never sees a training example's twin.
+    """
+    rows, row_labels = _with_mirrors(features, labels, mirrors)
+    masks = torch.ones(len(folds), len(row_labels))
     for row, held_out in enumerate(folds):
         masks[row, held_out] = 0
+        if mirrors is not None:
+            masks[row, held_out + len(labels)] = 0
     scores = {}
     for l2 in L2_GRID:
-        weights, biases = _logistic_many(features, labels, masks, torch.full((len(folds),), l2), balanced=True)
+        weights, biases = _logistic_many(rows, row_labels, masks, torch.full((len(folds),), l2), balanced=True)
         accuracies = []
         for held_out, weight, bias in zip(folds, weights, biases):
             predicted, truth = ((features[held_out] @ weight + bias) > 0).float(), labels[held_out]
@@ -188,10 +202,12 @@ def _direction(weight: torch.Tensor, covariance: torch.Tensor | None) -> tuple[t
 
 
 def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torch.Tensor, seed: int = 0,
-               covariance: torch.Tensor | None = None) -> AttributeClassifier:
+               covariance: torch.Tensor | None = None, mirrors: tuple[torch.Tensor, torch.Tensor] | None = None) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
-    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w.
+    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w. `mirrors` are the
+    latents of the same positive and negative images flipped left-right, in the same order: face attributes do
+    not change in a mirror, so they double the examples for free (they are held out with their originals in CV).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 2, "positive")
@@ -200,14 +216,21 @@ def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torc
         raise AttributeDefinitionError("positive and negative latents have different shapes")
     features = torch.cat([positive_latents, negative_latents]).flatten(1).float().cpu()
     labels = torch.cat([torch.ones(len(positive_latents)), torch.zeros(len(negative_latents))])
+    mirror_features = None
+    if mirrors is not None:
+        if tuple(mirrors[0].shape) != tuple(positive_latents.shape) or tuple(mirrors[1].shape) != tuple(negative_latents.shape):
+            raise AttributeDefinitionError("mirror latents must match the positive and negative latents one for one")
+        mirror_features = torch.cat(mirrors).flatten(1).float().cpu()
+        if not torch.isfinite(mirror_features).all():
+            raise AttributeDefinitionError("mirror latents contain NaN or infinite values")
     folds = _folds(len(labels), min(5, int(min(len(positive_latents), len(negative_latents)))), torch.Generator().manual_seed(seed))
-    scored = _cv_balanced_accuracy(features, labels, folds)
+    scored = _cv_balanced_accuracy(features, labels, folds, mirror_features)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
-    weight, bias = _logistic(features, labels, best_l2, balanced=True)
+    weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
     direction, metric = _direction(weight, covariance)
     metadata = {
         "positives": len(positive_latents), "negatives": len(negative_latents), "unlabeled": 0,
-        "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2, "edit_metric": metric,
+        "mirrored": mirrors is not None, "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2, "edit_metric": metric,
         "fit_seconds": round(time.perf_counter() - started, 3),
     }
     return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)

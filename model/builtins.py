@@ -65,12 +65,13 @@ def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed:
         positive_ids, negative_ids = select_examples(labels, column, positives=100 if name in PU_BUILTINS else 50,
                                                      negatives=0 if name in PU_BUILTINS else 50, seed=seed)
         examples = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids))
-        latents = encode_all(model, examples.images)
+        latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         is_positive = torch.tensor([i in set(positive_ids) for i in examples.ids])
         if name in PU_BUILTINS:
             classifier = fit_pu(name, latents[is_positive], pool, seed=seed)
         else:
-            classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed, covariance=covariance)
+            classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed, covariance=covariance,
+                                    mirrors=(mirrors[is_positive], mirrors[~is_positive]))
         # 3. defaults tuned on other train images that lack the attribute
         used = set(positive_ids + negative_ids)
         candidates = [labels.ids[i] for i in torch.nonzero(labels.attribute(column) == 0).flatten().tolist() if labels.ids[i] not in used]

@@ -46,15 +46,19 @@ def balanced_accuracy(predicted: torch.Tensor, truth: torch.Tensor) -> float:
 
 def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_labels, seed: int = 0,
                  attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict[str, float]:
-    """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents."""
+    """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents.
+
+    The classifier is fitted as the product fits attributes: on the examples and their mirror images.
+    """
     train_labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     scores = {}
     for attribute in attributes:
         positive_ids, negative_ids = select_examples(train_labels, attribute, positives=shots, negatives=shots, seed=seed)
         examples = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids))
-        latents = encode_all(model, examples.images)
+        latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         labels = examples.attribute(attribute)
-        classifier = fit_binary(attribute.lower(), latents[labels == 1], latents[labels == 0], seed=seed)
+        classifier = fit_binary(attribute.lower(), latents[labels == 1], latents[labels == 0], seed=seed,
+                                mirrors=(mirrors[labels == 1], mirrors[labels == 0]))
         predicted = (classifier.logit(test_latents) > 0).long().cpu()
         scores[attribute] = round(balanced_accuracy(predicted, test_labels(attribute).long()), 4)
     return scores

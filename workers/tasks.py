@@ -171,8 +171,9 @@ def generate(conditions: list, count: int, seed: int = 0) -> dict:
     return {"results": store_pngs(get_current_job().id, pixels), "acceptance_rate": acceptance}
 
 
-def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, int]:
-    """Latents of the examples, and how many fell back to a centre crop for want of a detectable face."""
+def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Latents of the examples and of their mirror images, and how many fell back to a centre crop for want of a
+    detectable face."""
     env = runtime.current()
     crops, fallbacks = [], 0
     for number, key in enumerate(upload_keys, start=1):
@@ -183,9 +184,13 @@ def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, in
         frame = framing.choose_frame(photo, crop, env.detector, fallback_to_center=True, detect_side=framing.EXAMPLE_DETECT_SIDE)
         fallbacks += crop == "face" and frame == framing.center_frame(photo)
         crops.append(framing.cut(photo, frame, env.resolution))
-    chunks = [env.model.encode(to_batch(crops[start : start + ENCODE_CHUNK]).to(env.model.device))
-              for start in range(0, len(crops), ENCODE_CHUNK)]
-    return torch.cat(chunks).cpu(), fallbacks
+    latents, mirrors = [], []
+    for start in range(0, len(crops), ENCODE_CHUNK):
+        batch = to_batch(crops[start : start + ENCODE_CHUNK]).to(env.model.device)
+        both = env.model.encode(torch.cat([batch, batch.flip(-1)]))
+        latents.append(both[: len(batch)])
+        mirrors.append(both[len(batch) :])
+    return torch.cat(latents).cpu(), torch.cat(mirrors).cpu(), fallbacks
 
 
 @reported("attribute")
@@ -193,10 +198,11 @@ def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str
     env = runtime.current()
     job = get_current_job()
     try:
-        positives, fallbacks = encode_examples(positive, crop)
-        negatives, negative_fallbacks = encode_examples(negative, crop) if negative else (None, 0)
+        positives, positive_mirrors, fallbacks = encode_examples(positive, crop)
+        negatives, negative_mirrors, negative_fallbacks = encode_examples(negative, crop) if negative else (None, None, 0)
         if negatives is not None:
-            classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance())
+            classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance(),
+                                    mirrors=(positive_mirrors, negative_mirrors))
         else:
             classifier = fit_pu(name, positives, env.unlabeled_pool())
     except (JobInputError, AttributeDefinitionError) as error:

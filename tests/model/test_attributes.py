@@ -46,6 +46,21 @@ def test_serialization_round_trip(tmp_path):
     assert torch.equal(again.weight, loaded.weight)
 
 
+def test_mirror_images_train_but_never_leak_into_cross_validation():
+    # labels that are pure noise, and mirrors that are exact twins: a twin left in a training fold would be
+    # memorised and score its held-out original right, inflating the CV accuracy towards 1
+    latents = torch.randn(60, *SHAPE, generator=torch.Generator().manual_seed(8))
+    noise = fit_binary("noise", latents[:30], latents[30:], mirrors=(latents[:30].clone(), latents[30:].clone()))
+    assert noise.metadata["mirrored"] is True and noise.metadata["cv_accuracy"] < 0.75
+    positives, negatives = toy_latents(30, 3.0, 0), toy_latents(30, -3.0, 1)
+    mirrored = fit_binary("toy", positives, negatives, mirrors=(toy_latents(30, 3.0, 2), toy_latents(30, -3.0, 3)))
+    assert mirrored.metadata["positives"] == 30 and mirrored.metadata["cv_accuracy"] > 0.9
+    with pytest.raises(AttributeDefinitionError, match="one for one"):
+        fit_binary("short", positives, negatives, mirrors=(positives[:5], negatives))
+    with pytest.raises(AttributeDefinitionError, match="NaN"):
+        fit_binary("nan", positives, negatives, mirrors=(torch.full_like(positives, float("nan")), negatives))
+
+
 def test_edit_direction_follows_the_latent_covariance(tmp_path):
     # latents that vary 10x more along coordinate 1 than along the class coordinate 0
     pool = torch.randn(4000, *SHAPE, generator=torch.Generator().manual_seed(4))

@@ -51,8 +51,9 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert record["counts"] == {"positives": 6, "negatives": 6, "unlabeled": 0}
     assert 0.0 <= record["accuracy"] <= 1.0
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
-    # the worker fits it with the checkpoint's latent covariance, so edits move along Sigma w
-    assert json.loads(attribute_store.read_weights(redis, "freckles")[2])["edit_metric"] == "covariance"
+    # the worker fits it on the examples and their mirror images, with the checkpoint's latent covariance
+    info = json.loads(attribute_store.read_weights(redis, "freckles")[2])
+    assert info["edit_metric"] == "covariance" and info["mirrored"] is True
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
