@@ -220,6 +220,7 @@ $("define-run").addEventListener("click", async () => {
   const form = new FormData();
   form.append("name", name);
   form.append("crop", $("define-crop").value);
+  form.append("mirror", $("define-mirror").checked ? "true" : "false");
   for (const file of examples.positive) form.append("positive", file);
   for (const file of examples.negative) form.append("negative", file);
   const button = $("define-run");

@@ -171,9 +171,9 @@ def generate(conditions: list, count: int, seed: int = 0) -> dict:
     return {"results": store_pngs(get_current_job().id, pixels), "acceptance_rate": acceptance}
 
 
-def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """Latents of the examples and of their mirror images, and how many fell back to a centre crop for want of a
-    detectable face."""
+def encode_examples(upload_keys: list[str], crop: str, mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+    """Latents of the examples, of their mirror images when asked (else None), and how many fell back to a centre
+    crop for want of a detectable face."""
     env = runtime.current()
     crops, fallbacks = [], 0
     for number, key in enumerate(upload_keys, start=1):
@@ -187,22 +187,23 @@ def encode_examples(upload_keys: list[str], crop: str) -> tuple[torch.Tensor, to
     latents, mirrors = [], []
     for start in range(0, len(crops), ENCODE_CHUNK):
         batch = to_batch(crops[start : start + ENCODE_CHUNK]).to(env.model.device)
-        both = env.model.encode(torch.cat([batch, batch.flip(-1)]))
-        latents.append(both[: len(batch)])
-        mirrors.append(both[len(batch) :])
-    return torch.cat(latents).cpu(), torch.cat(mirrors).cpu(), fallbacks
+        encoded = env.model.encode(torch.cat([batch, batch.flip(-1)]) if mirror else batch)
+        latents.append(encoded[: len(batch)])
+        mirrors.append(encoded[len(batch) :])
+    return torch.cat(latents).cpu(), torch.cat(mirrors).cpu() if mirror else None, fallbacks
 
 
 @reported("attribute")
-def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str = "face") -> dict:
+def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str = "face", mirror: bool = False) -> dict:
     env = runtime.current()
     job = get_current_job()
     try:
-        positives, positive_mirrors, fallbacks = encode_examples(positive, crop)
-        negatives, negative_mirrors, negative_fallbacks = encode_examples(negative, crop) if negative else (None, None, 0)
+        mirror = mirror and bool(negative)  # binary attributes only
+        positives, positive_mirrors, fallbacks = encode_examples(positive, crop, mirror)
+        negatives, negative_mirrors, negative_fallbacks = encode_examples(negative, crop, mirror) if negative else (None, None, 0)
         if negatives is not None:
             classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance(),
-                                    mirrors=(positive_mirrors, negative_mirrors))
+                                    mirrors=(positive_mirrors, negative_mirrors) if mirror else None)
         else:
             classifier = fit_pu(name, positives, env.unlabeled_pool())
     except (JobInputError, AttributeDefinitionError) as error:

@@ -51,12 +51,20 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert record["counts"] == {"positives": 6, "negatives": 6, "unlabeled": 0}
     assert 0.0 <= record["accuracy"] <= 1.0
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
-    # the worker fits it on the examples and their mirror images, with the checkpoint's latent covariance
+    # the worker fits with the checkpoint's latent covariance; mirror images only when asked
     info = json.loads(attribute_store.read_weights(redis, "freckles")[2])
-    assert info["edit_metric"] == "covariance" and info["mirrored"] is True
+    assert info["edit_metric"] == "covariance" and info["mirrored"] is False
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
+
+
+def test_mirror_images_train_when_asked(client, redis):
+    response = define(client, "mirrored", mirror="true")
+    assert response.status_code == 202, response.text
+    assert wait_ready(client, "mirrored")["status"] == "ready"
+    assert json.loads(attribute_store.read_weights(redis, "mirrored")[2])["mirrored"] is True
+    assert define(client, "mirrored", mirror="maybe").status_code == 422
 
 
 def test_without_negatives_a_pu_classifier_is_trained(client):
