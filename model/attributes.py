@@ -253,10 +253,12 @@ def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, 
     return weight.detach(), float(bias.detach())
 
 
-def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.Tensor, l2: float = 1e-2, seed: int = 0) -> AttributeClassifier:
+def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.Tensor, l2: float = 1e-2, seed: int = 0,
+           covariance: torch.Tensor | None = None) -> AttributeClassifier:
     """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk.
 
-    The pool is a sample of the model's latents, so its covariance sets the edit direction Sigma w.
+    The pool is a sample of the model's latents, so its covariance sets the edit direction Sigma w; pass
+    `covariance` when it is already computed (latent_covariance of this pool).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
@@ -282,7 +284,7 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
     weight, bias = _pu_logistic(positive, unlabeled, prior, l2)
     recall = float(((positive @ weight + bias) > 0).float().mean())
-    direction, metric = _direction(weight, latent_covariance(unlabeled))
+    direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance)
     metadata = {
         "positives": len(positive), "negatives": 0, "unlabeled": len(unlabeled),
         "label_frequency": round(k, 4), "class_prior": round(prior, 4), "positive_recall": round(recall, 4),

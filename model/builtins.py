@@ -68,7 +68,7 @@ def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed:
         latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         is_positive = torch.tensor([i in set(positive_ids) for i in examples.ids])
         if name in PU_BUILTINS:
-            classifier = fit_pu(name, latents[is_positive], pool, seed=seed)
+            classifier = fit_pu(name, latents[is_positive], pool, seed=seed, covariance=covariance)
         else:
             classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed, covariance=covariance,
                                     mirrors=(mirrors[is_positive], mirrors[~is_positive]))

@@ -48,7 +48,7 @@ def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_
                  attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict[str, float]:
     """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents.
 
-    The classifier is fitted as the product fits attributes: on the examples and their mirror images.
+    The classifier is fitted as the built-ins are: on the examples and their mirror images.
     """
     train_labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     scores = {}

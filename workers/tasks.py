@@ -205,7 +205,7 @@ def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str
             classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance(),
                                     mirrors=(positive_mirrors, negative_mirrors) if mirror else None)
         else:
-            classifier = fit_pu(name, positives, env.unlabeled_pool())
+            classifier = fit_pu(name, positives, env.unlabeled_pool(), covariance=env.latent_covariance())
     except (JobInputError, AttributeDefinitionError) as error:
         message = error.message if isinstance(error, JobInputError) else str(error)
         attribute_store.fail_version(env.redis, name, job.id, message)

@@ -80,6 +80,8 @@ def test_edit_direction_follows_the_latent_covariance(tmp_path):
     assert torch.equal(AttributeClassifier.load(tmp_path, "metric").edit_direction, fitted.edit_direction)
     pu = fit_pu("metric_pu", positives, pool)
     assert pu.metadata["edit_metric"] == "covariance" and torch.allclose(pu.edit_direction, latent_covariance(pool) @ pu.weight, atol=1e-4)
+    # the worker passes the covariance it already holds instead of recomputing it from the pool
+    assert torch.equal(fit_pu("metric_pu", positives, pool, covariance=covariance).edit_direction, pu.edit_direction)
     with pytest.raises(AttributeDefinitionError, match="covariance of shape"):
         fit_binary("wrong", positives, negatives, covariance=torch.eye(5))
 
