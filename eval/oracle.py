@@ -33,9 +33,13 @@ class Oracle(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels, attributes)
 
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] -> the pooled penultimate features the attribute logits are read from."""
+        return self.features(images * 2 - 1).mean(dim=(2, 3))
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] -> attribute logits."""
-        return self.classifier(self.features(images * 2 - 1).mean(dim=(2, 3)))
+        return self.classifier(self.embed(images))
 
 
 def load_oracle(directory: str | Path, device: str = "cpu") -> tuple[Oracle, list[str]]:
@@ -51,6 +55,25 @@ def predict(oracle: Oracle, images: torch.Tensor, batch_size: int = 256) -> torc
     """0/1 predictions, N x 40, for images in [0, 1]."""
     device = next(oracle.parameters()).device
     return torch.cat([(oracle(images[i : i + batch_size].to(device)) > 0).long().cpu() for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def embed(oracle: Oracle, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Penultimate features, N x width*8, float64 on the CPU, for images in [0, 1]."""
+    device = next(oracle.parameters()).device
+    return torch.cat([oracle.embed(images[i : i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)])
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between Gaussians fitted to two feature sets
+    (Heusel et al. 2017, Eq. 6); the trace of the square root comes from the eigenvalues of S_a^1/2 S_b S_a^1/2."""
+    a, b = features_a.double(), features_b.double()
+    mean_a, mean_b = a.mean(dim=0), b.mean(dim=0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    values, vectors = torch.linalg.eigh(cov_a)
+    root_a = vectors @ torch.diag(values.clamp(min=0).sqrt()) @ vectors.T
+    cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp(min=0).sqrt().sum()
+    return float((mean_a - mean_b).pow(2).sum() + cov_a.trace() + cov_b.trace() - 2 * cross)
 
 
 def balanced_accuracies(predicted: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ from pathlib import Path
 class ModelConfig:
     resolution: int = 64  # image side in pixels (32 to 256, a power of two)
     channels: tuple[int, ...] = (32, 64, 128, 128)  # encoder widths per resolution level; decoder mirrors them
+    patch_size: int = 1  # pixels per side folded into channels before the first level (pixel unshuffle), 1 or 2
     blocks_per_level: int = 1  # ResNet blocks per level in the encoder and decoder
     latent_channels: int = 16  # latent is latent_channels x latent_size x latent_size
     denoiser_channels: int = 64  # width of the latent U-Net
@@ -20,7 +21,7 @@ class ModelConfig:
 
     @property
     def latent_size(self) -> int:
-        return self.resolution // 2 ** (len(self.channels) - 1)
+        return self.resolution // self.patch_size // 2 ** (len(self.channels) - 1)
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
@@ -29,6 +30,8 @@ class ModelConfig:
     def validate(self) -> None:
         if self.resolution not in (32, 64, 128, 256):
             raise ValueError(f"resolution must be one of 32, 64, 128, 256, got {self.resolution}")
+        if self.patch_size not in (1, 2, 4):
+            raise ValueError(f"patch_size must be 1, 2 or 4, got {self.patch_size}")
         if self.latent_size < 2:
             raise ValueError(f"{len(self.channels)} levels leave a latent smaller than 2x2 at resolution {self.resolution}")
         if any(width % self.groups for width in (*self.channels, self.denoiser_channels)):
@@ -50,6 +53,7 @@ class TrainConfig:
     moco_queue: int = 4096  # negatives kept by MoCo
     moco_momentum: float = 0.995  # momentum-encoder EMA per step
     moco_temperature: float = 0.2
+    moco_augment_query: bool = False  # the query is a second augmented view (True) or the clean image (False)
     checkpoint_minutes: float = 5.0  # wall time between checkpoints
     seed: int = 0
     max_steps: int = 0  # 0 means no step limit (stop with --max-minutes or Ctrl-C)

@@ -89,7 +89,9 @@ class D2CLoss:
     entropy_weight: float = 1.0
     contrastive_weight: float = 1.0  # lambda of Eq. 4
 
-    def __call__(self, model: D2C, images: torch.Tensor, contrastive=None) -> dict[str, torch.Tensor]:
+    def __call__(self, model: D2C, images: torch.Tensor, contrastive=None, query_images: torch.Tensor | None = None
+                 ) -> dict[str, torch.Tensor]:
+        """`contrastive(mean)` scores the encoder's means of `query_images` (default: of `images` themselves)."""
         mean, log_var = model.encoder(images)
         latent = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
         reconstruction = model.decoder(latent).float()
@@ -102,7 +104,7 @@ class D2CLoss:
         }
         loss = terms["recon"] + self.diffusion_weight * terms["diffusion"] - self.entropy_weight * terms["entropy"]
         if contrastive is not None and self.contrastive_weight > 0:
-            terms["contrastive"] = contrastive(mean)
+            terms["contrastive"] = contrastive(mean if query_images is None else model.encoder(query_images)[0])
             loss = loss + self.contrastive_weight * terms["contrastive"]
         terms["loss"] = loss
         return {name: value.mean() for name, value in terms.items()}

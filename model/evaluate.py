@@ -1,4 +1,4 @@
-"""Reconstruction, few-shot linear probe and prior-hole grids for a D2C checkpoint.
+"""Reconstruction, few-shot linear probe, generation quality and prior-hole grids for a D2C checkpoint.
 
     python -m model.evaluate --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64 --split test --json eval.json
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from eval.oracle import Oracle, embed, frechet_distance, load_oracle, predict
 from model.attributes import fit_binary
 from model.checkpoint import load_model, update_card
 from model.d2c import D2C
@@ -65,6 +66,32 @@ def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_
 
 
 @torch.no_grad()
+def generation_metrics(model: D2C, oracle: Oracle, images_uint8: torch.Tensor, count: int = 2000, steps: int = 50,
+                       seed: int = 0, batch_size: int = 250) -> dict:
+    """Frechet distances in the oracle's penultimate features to `count` real images (set A), for `count` prior
+    samples (`generation_fd`), reconstructions of other real images (set B) and set B itself (the floor);
+    and how far the oracle's attribute rates on the samples are from its rates on set A."""
+    order = torch.randperm(len(images_uint8), generator=torch.Generator().manual_seed(seed))
+    count = min(count, len(images_uint8) // 2)
+    real_a = images_uint8[order[:count]].float() / 255
+    real_b = images_uint8[order[count : 2 * count]].float() / 255
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    samples = torch.cat([model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
+                         for start in range(0, count, batch_size)])
+    reconstructions = torch.cat([model.decode(model.encode(real_b[start : start + batch_size])).cpu()
+                                 for start in range(0, count, batch_size)])
+    reference = embed(oracle, real_a)
+    sample_rates, data_rates = predict(oracle, samples).double().mean(dim=0), predict(oracle, real_a).double().mean(dim=0)
+    return {
+        "generation_fd": frechet_distance(embed(oracle, samples), reference),
+        "reconstruction_fd": frechet_distance(embed(oracle, reconstructions), reference),
+        "real_fd": frechet_distance(embed(oracle, real_b), reference),
+        "fd_images": count,
+        "sample_attribute_rate_gap": round(float((sample_rates - data_rates).abs().mean()), 4),
+    }
+
+
+@torch.no_grad()
 def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, seed: int = 0) -> None:
     """Samples from the diffusion prior beside N(0, I) latents decoded directly (paper Sec. 4.2)."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
@@ -78,7 +105,8 @@ def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, see
 
 
 def evaluate(checkpoint: str | Path, data: str | Path, split: str = "test", limit: int | None = None, device: str = "cpu",
-             grids: Path | None = None, probe_attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict:
+             grids: Path | None = None, probe_attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50,
+             oracle: str | Path | None = None, generated: int = 2000) -> dict:
     started = time.perf_counter()
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split=split, resolution=model.config.resolution, limit=limit)
@@ -87,6 +115,8 @@ def evaluate(checkpoint: str | Path, data: str | Path, split: str = "test", limi
     if dataset.attributes is not None:
         metrics["probe"] = linear_probe(model, data, latents, dataset.attribute, attributes=probe_attributes, shots=shots)
         metrics["probe_mean"] = round(sum(metrics["probe"].values()) / len(metrics["probe"]), 4)
+    if oracle is not None:
+        metrics.update(generation_metrics(model, load_oracle(oracle, device)[0], dataset.images, count=generated))
     if grids is not None:
         grids.mkdir(parents=True, exist_ok=True)
         prior_hole_grid(model, grids)
@@ -104,10 +134,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", help="write the metrics here")
     parser.add_argument("--limit", type=int, help="evaluate on the first N images only")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--grids", help="folder for the prior-vs-N(0, I) sample grid (default: the checkpoint)")
+    parser.add_argument("--grids", help="folder for the prior-vs-N(0, I) sample grid (default: none)")
+    parser.add_argument("--oracle", default="checkpoints/oracle-celeba64", help="oracle for generation_fd ('' to skip)")
+    parser.add_argument("--generated", type=int, default=2000, help="prior samples (and real images) for generation_fd")
     parser.add_argument("--update-card", action="store_true", help="record the metrics in the checkpoint's card")
     args = parser.parse_args(argv)
-    metrics = evaluate(args.checkpoint, args.data, args.split, args.limit, args.device, Path(args.grids or args.checkpoint))
+    metrics = evaluate(args.checkpoint, args.data, args.split, args.limit, args.device, Path(args.grids) if args.grids else None,
+                       oracle=args.oracle or None, generated=args.generated)
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.json:

@@ -38,7 +38,9 @@ class Encoder(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         widths = config.channels
-        self.stem = nn.Conv2d(3, widths[0], 3, padding=1)
+        # a patch of p x p pixels becomes 3 p^2 channels, so the first level runs at 1/p of the resolution
+        self.unshuffle = nn.PixelUnshuffle(config.patch_size)
+        self.stem = nn.Conv2d(3 * config.patch_size**2, widths[0], 3, padding=1)
         layers: list[nn.Module] = []
         for level, width in enumerate(widths):
             in_width = widths[level - 1] if level else widths[0]
@@ -51,7 +53,7 @@ class Encoder(nn.Module):
         )
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.head(self.body(self.stem(image * 2 - 1)))
+        h = self.head(self.body(self.stem(self.unshuffle(image * 2 - 1))))
         mean, log_var = h.chunk(2, dim=1)
         return normalize_latent(mean), log_var.clamp(-12.0, 2.0)
 
@@ -76,7 +78,10 @@ class Decoder(nn.Module):
                 layers += [nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(in_width, width, 3, padding=1)]
             layers += [ResBlock(width, width, config.groups) for _ in range(config.blocks_per_level)]
         self.body = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.GroupNorm(config.groups, widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3, 3, padding=1))
+        self.head = nn.Sequential(
+            nn.GroupNorm(config.groups, widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3 * config.patch_size**2, 3, padding=1),
+            nn.PixelShuffle(config.patch_size),
+        )
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.head(self.body(self.stem(latent))))

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -16,19 +15,16 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 from torch import distributed as dist
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from model.card import CELEBA_TERMS
-from model.checkpoint import save_model, update_card
+from model.checkpoint import WEIGHTS, load_config, read_card, save_model, update_card
 from model.config import TrainConfig, load_train_config, to_dict, train_config_from_dict
-from model.contrastive import MoCo, face_augment
-from model.d2c import D2C, D2CLoss
 from model.data import load_dataset
 from model.images import save_grid
-from model.networks import ProjectionHead
+from model.training.step import build_trainer
 
 STATE = "train_state.pt"
 
@@ -40,12 +36,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", help="JSON file of TrainConfig fields (nested 'model' for ModelConfig)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a TrainConfig field")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    parser.add_argument("--warm-start", metavar="CHECKPOINT", help="with no state to resume, start from this checkpoint's weights")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: the local rank's GPU)")
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much total training time")
     parser.add_argument("--split", default="train", help="split of a labelled dataset to train on")
     parser.add_argument("--limit", type=int, help="use only the first N images")
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
     parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16", help="autocast dtype")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC activations (faster convolutions on CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -65,18 +63,14 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return train_config_from_dict(values)
 
 
-class TrainingStep(nn.Module):
-    """Everything that carries gradients in one step, so DDP can wrap it as one module."""
-
-    def __init__(self, model: D2C, head: ProjectionHead, loss: D2CLoss):
-        super().__init__()
-        self.model, self.head, self.loss = model, head, loss
-
-    def forward(self, images: torch.Tensor, keys: torch.Tensor | None, moco: MoCo | None) -> dict[str, torch.Tensor]:
-        contrastive = None
-        if moco is not None:
-            contrastive = lambda mean: moco.loss(self.head(mean), keys)  # noqa: E731
-        return self.loss(self.model, images, contrastive)
+def warm_start(trainer, checkpoint: Path, config: TrainConfig) -> dict:
+    """Load a checkpoint's weights into a fresh run and return the training it already had (images, minutes, commits)."""
+    if load_config(checkpoint) != config.model:
+        raise SystemExit(f"--warm-start: {checkpoint} has a different model config than this run; start from scratch instead")
+    trainer.warm_start(load_file(str(checkpoint / WEIGHTS), device=str(trainer.model.device)))
+    before = read_card(checkpoint).get("training", {})
+    return {"images_seen": int(before.get("images_seen", 0)), "wall_minutes": float(before.get("wall_minutes", 0.0)),
+            "commits": list(before.get("commits", [before["git_commit"]] if "git_commit" in before else []))}
 
 
 def git_commit() -> str:
@@ -120,34 +114,25 @@ def main(argv: list[str] | None = None) -> None:
     steps_per_epoch = len(dataset) // config.batch_size
 
     # 3. model, EMA copy for shipping, MoCo key networks, optimizer
-    model = D2C(config.model).to(device)
-    head = ProjectionHead(config.model).to(device)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    moco = None
-    if config.contrastive_weight > 0:
-        moco = MoCo(model.encoder, head, config.moco_queue, config.moco_momentum, config.moco_temperature).to(device)
-    loss = D2CLoss(config.pixel_sigma, config.diffusion_weight, config.entropy_weight, config.contrastive_weight)
-    step_module = TrainingStep(model, head, loss)
-    parameters = [p for p in step_module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    trainer = build_trainer(config, device, distributed=world_size > 1, precision=args.precision, channels_last=args.channels_last)
+    model, ema = trainer.model, trainer.ema
 
-    # 4. resume: the step counter, optimizer, EMA, queue and RNG continue where the last checkpoint left them
-    step, elapsed = 0, 0.0
+    # 4. resume: the step counter, optimizer, EMA, queue and RNG continue where the last checkpoint left them;
+    #    with no state, a warm start takes a checkpoint's weights (and its training so far) with a fresh optimizer
+    elapsed, history = 0.0, {"images_seen": 0, "wall_minutes": 0.0, "commits": []}
     if args.resume and (out / STATE).is_file():
         state = torch.load(out / STATE, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        head.load_state_dict(state["head"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        if moco is not None:
-            moco.load_state_dict(state["moco"])
-        step, elapsed = state["step"], state["elapsed_seconds"]
+        trainer.load_state_dict(state)
+        elapsed, history = state["elapsed_seconds"], json.loads(state.get("history", json.dumps(history)))
         torch.set_rng_state(state["rng"][rank % len(state["rng"])])
+    elif args.warm_start:
+        history = warm_start(trainer, Path(args.warm_start), config)
+        if rank == 0:
+            print(f"no state in {out}: warm start from {args.warm_start} ({history['images_seen']} images seen)", flush=True)
     elif args.resume and rank == 0:
         print(f"--resume: no {out / STATE} yet, starting from scratch", flush=True)
-
-    trainer = DistributedDataParallel(step_module) if world_size > 1 else step_module
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16")
+    history["commits"] = list(dict.fromkeys([*history["commits"], git_commit()]))
+    images_before, start_step = history["images_seen"], trainer.step_count
     preview_images = dataset.float_images(slice(0, 8)).to(device)
 
     def replicas_in_sync() -> bool:
@@ -169,11 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         if rank != 0:
             return
         out.mkdir(parents=True, exist_ok=True)
-        state = {
-            "model": model.state_dict(), "head": head.state_dict(), "ema": ema.state_dict(),
-            "optimizer": optimizer.state_dict(), "moco": moco.state_dict() if moco else {},
-            "step": step, "elapsed_seconds": elapsed, "rng": rngs, "config": json.dumps(to_dict(config)),
-        }
+        images_seen = images_before + (trainer.step_count - start_step) * config.batch_size
+        state = {**trainer.state_dict(), "elapsed_seconds": elapsed, "rng": rngs, "config": json.dumps(to_dict(config)),
+                 "history": json.dumps({**history, "images_seen": images_seen, "wall_minutes": history["wall_minutes"]})}
         torch.save(state, out / (STATE + ".partial"))
         os.replace(out / (STATE + ".partial"), out / STATE)
         save_model(out, ema)
@@ -184,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
             out,
             data={"path": str(Path(args.data).resolve()), "layout": dataset.layout, "split": args.split, "images": len(dataset)},
             training={
-                "steps": step, "images_seen": step * config.batch_size, "epochs": round(step / steps_per_epoch, 2),
-                "wall_minutes": round(elapsed / 60, 1), "hardware": hardware(device, world_size),
+                "steps": trainer.step_count, "images_seen": images_seen, "epochs": round(images_seen / len(dataset), 2),
+                "wall_minutes": round(history["wall_minutes"] + elapsed / 60, 1), "run_minutes": round(elapsed / 60, 1),
+                "commits": history["commits"], "hardware": hardware(device, world_size),
                 "precision": args.precision, "torch": torch.__version__, "git_commit": git_commit(),
                 "world_size": world_size, "replicas_in_sync": in_sync,
                 "last_losses": {name: round(value, 4) for name, value in running.items()},
@@ -205,12 +189,12 @@ def main(argv: list[str] | None = None) -> None:
 
     # 5. the loop: one optimizer step per batch, checkpoint every few minutes
     running: dict[str, float] = {}
-    progress = tqdm(initial=step, disable=args.quiet or rank != 0, dynamic_ncols=True, desc="train")
+    progress = tqdm(initial=trainer.step_count, disable=args.quiet or rank != 0, dynamic_ncols=True, desc="train")
     last_save, last_tick = time.monotonic(), time.monotonic()
     order, order_epoch = None, -1
     while True:
-        # the data order is a function of (seed, epoch), so a resumed run sees the batches it would have seen
-        epoch, offset = divmod(step, steps_per_epoch)
+        # 5a. the data order is a function of (seed, epoch), so a resumed run sees the batches it would have seen
+        epoch, offset = divmod(trainer.step_count, steps_per_epoch)
         if epoch != order_epoch:
             order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(config.seed * 100003 + epoch))
             order_epoch = epoch
@@ -219,24 +203,10 @@ def main(argv: list[str] | None = None) -> None:
         flip = torch.rand(len(images), device=device) < 0.5
         images = torch.where(flip[:, None, None, None], images.flip(3), images)
 
-        # 5a. warmup then constant learning rate; the EMA weights are what ships
-        for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate * min(1.0, (step + 1) / config.warmup_steps)
-        with autocast:
-            keys = moco.keys(face_augment(images)) if moco is not None else None
-            terms = trainer(images, keys, moco)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 1000.0)
-        optimizer.step()
-        if moco is not None:
-            moco.update(model.encoder, head, keys)
-        decay = min(config.ema_decay, (1 + step) / (10 + step))
-        for p_ema, p_model in zip(ema.parameters(), model.parameters()):
-            p_ema.lerp_(p_model.detach(), 1 - decay)
-        step += 1
+        # 5b. one optimizer step; the EMA weights are what ships
+        terms = trainer.step(images)
 
-        # 5b. bookkeeping: running losses, wall time, and a stop/save decision every rank agrees on
+        # 5c. bookkeeping: running losses, wall time, and a stop/save decision every rank agrees on
         for name, value in terms.items():
             value = float(value.detach())
             running[name] = 0.98 * running.get(name, value) + 0.02 * value
@@ -244,14 +214,11 @@ def main(argv: list[str] | None = None) -> None:
         elapsed += now - last_tick
         last_tick = now
         progress.update(1)
-        if step % 10 == 0:
+        if trainer.step_count % 10 == 0:
             progress.set_postfix({name: f"{value:.3g}" for name, value in running.items()})
-        decision = torch.tensor(
-            [
-                float(stop_requested or (args.max_minutes and elapsed >= args.max_minutes * 60) or (config.max_steps and step >= config.max_steps)),
-                float(now - last_save >= config.checkpoint_minutes * 60),
-            ]
-        )
+        out_of_time = args.max_minutes and elapsed >= args.max_minutes * 60
+        out_of_steps = config.max_steps and trainer.step_count >= config.max_steps
+        decision = torch.tensor([float(stop_requested or out_of_time or out_of_steps), float(now - last_save >= config.checkpoint_minutes * 60)])
         if world_size > 1:
             dist.all_reduce(decision, op=dist.ReduceOp.MAX)
         stop, save = bool(decision[0]), bool(decision[1])
@@ -260,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
             last_save = time.monotonic()
             last_tick = last_save
             if rank == 0 and not args.quiet:
-                progress.write(f"step {step}: checkpoint written to {out} ({elapsed / 60:.1f} min trained)")
+                progress.write(f"step {trainer.step_count}: checkpoint written to {out} ({elapsed / 60:.1f} min trained)")
         if stop:
             break
     progress.close()
