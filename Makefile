@@ -1,10 +1,11 @@
 # make test: build .venv from nothing and run the whole suite. make run: serve the UI and API locally.
+# make train / train-stop / train-status: the long training run in the background; make ship: release it if it is better.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test run bench clean
+.PHONY: test run bench train train-stop train-status ship clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,18 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+train: $(STAMP)
+	$(BIN)/python -m model.training.longrun start
+
+train-stop: $(STAMP)
+	$(BIN)/python -m model.training.longrun stop
+
+train-status: $(STAMP)
+	$(BIN)/python -m model.training.longrun status
+
+ship: $(STAMP)
+	$(BIN)/python -m model.training.ship
 
 clean:
 	rm -rf $(VENV) .pytest_cache

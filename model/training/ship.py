@@ -1,0 +1,122 @@
+"""make ship: turn the long run into the shipped checkpoint, only when it beats the one shipped now.
+
+    python -m model.training.ship [--run DIR] [--shipped checkpoints/celeba64] [--prior-minutes 10]
+
+1. stage a copy of the run's checkpoint files beside the shipped directory (never the optimizer state);
+2. refine its prior on the frozen encoder's latents (stage two, ``model.training.prior``);
+3. measure it on the test split: reconstruction, the 100-shot probe and generation_fd (``model.evaluate``);
+4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure);
+   a worse candidate is refused, its staging removed and the shipped directory left untouched;
+5. a better one gets ONNX export with parity, the built-in attributes, the oracle's edit and generation figures,
+   and replaces the shipped directory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.checkpoint import load_config, read_card, update_card
+from model.evaluate import evaluate
+from model.training.longrun import ROOT, RunSettings
+
+SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png")
+CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
+
+
+@dataclass
+class ShipRule:
+    """What 'beats the shipped checkpoint' means, figure by figure."""
+
+    recon_floor_db: float = 27.0  # reconstruction is a floor, not the objective: below min(floor, shipped) refuses
+
+    def refusals(self, candidate: dict, shipped: dict) -> list[str]:
+        """Why `candidate` must not replace `shipped` (an empty list means it ships)."""
+        reasons = []
+        floor = min(self.recon_floor_db, shipped["recon_psnr_db"])
+        if candidate["recon_psnr_db"] < floor:
+            reasons.append(f"reconstruction {candidate['recon_psnr_db']:.2f} dB is under {floor:.2f} dB")
+        if candidate["probe_mean"] < shipped["probe_mean"]:
+            reasons.append(f"100-shot probe {candidate['probe_mean']:.4f} is under the shipped {shipped['probe_mean']:.4f}")
+        if candidate["generation_fd"] > shipped["generation_fd"]:
+            reasons.append(f"generation_fd {candidate['generation_fd']:.2f} is above the shipped {shipped['generation_fd']:.2f}")
+        if not reasons and candidate["probe_mean"] == shipped["probe_mean"] and candidate["generation_fd"] == shipped["generation_fd"]:
+            reasons.append("no figure improves on the shipped checkpoint")
+        return reasons
+
+
+FIGURES = ("recon_psnr_db", "probe_mean", "generation_fd")
+
+
+def run_module(module: str, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, check=True)
+
+
+def measured(checkpoint: Path, data: Path, oracle: Path, **evaluation) -> dict:
+    """The checkpoint's figures from its card, measured now (and recorded) where the card lacks one."""
+    metrics = read_card(checkpoint).get("metrics", {})
+    if not all(name in metrics for name in FIGURES):
+        metrics = evaluate(checkpoint, data, split="test", oracle=oracle, **evaluation)
+        update_card(checkpoint, metrics=metrics)
+    return metrics
+
+
+def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: float, rule: ShipRule = ShipRule(), **evaluation) -> bool:
+    """`evaluation`: keyword arguments of model.evaluate.evaluate (the probe's attributes and shots) for both checkpoints."""
+    staging = shipped.with_name(f".{shipped.name}.staging")
+    # 1. stage the run's checkpoint files
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name in SHIPPED_FILES:
+        shutil.copy2(run / name, staging / name)
+    # 2. stage two: the prior on frozen latents
+    if prior_minutes > 0:
+        run_module("model.training.prior", "--checkpoint", str(staging), "--data", str(data), "--minutes", str(prior_minutes))
+    # 3-4. the figures, side by side with the shipped checkpoint's
+    candidate = evaluate(staging, data, split="test", oracle=oracle, **evaluation)
+    current = measured(shipped, data, oracle, **evaluation) if shipped.is_dir() else None
+    print(json.dumps({"candidate": {k: candidate[k] for k in FIGURES}, "shipped": current and {k: current[k] for k in FIGURES}}, indent=2))
+    reasons = rule.refusals(candidate, current) if current else []
+    if reasons:
+        shutil.rmtree(staging)
+        print("not shipped: " + "; ".join(reasons))
+        return False
+    # 5. everything the service loads, then the swap
+    update_card(staging, metrics=candidate, **{key: value for key, value in read_card(shipped).items()
+                                               if key in CARRIED_SECTIONS or (key == "ablation" and load_config(shipped) == load_config(staging))})
+    run_module("model.export", "--checkpoint", str(staging))
+    run_module("model.builtins", "--checkpoint", str(staging), "--data", str(data))
+    run_module("model.evaluate_conditions", "--checkpoint", str(staging), "--data", str(data), "--oracle", str(oracle),
+               "--json", str(staging / "eval_conditions.json"), "--grids", str(staging / "figures"))
+    conditions = json.loads((staging / "eval_conditions.json").read_text())
+    update_card(staging, conditions={name: {mode: values for mode, values in result.items() if mode in ("paper", "fast", "no_correction")}
+                                     for name, result in conditions["edit"].items()} | {"generation": conditions["generation"]})
+    (staging / "eval_test.json").write_text(json.dumps(candidate, indent=2) + "\n")
+    previous = shipped.with_name(f".{shipped.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if shipped.is_dir():
+        shipped.rename(previous)
+    staging.rename(shipped)
+    shutil.rmtree(previous, ignore_errors=True)
+    print(f"shipped to {shipped}")
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = RunSettings.from_environment()
+    parser = argparse.ArgumentParser(prog="python -m model.training.ship", description=__doc__.split("\n")[0])
+    parser.add_argument("--run", type=Path, default=settings.run_dir, help="the run's directory ($D2C_RUN_DIR)")
+    parser.add_argument("--shipped", type=Path, default=ROOT / "checkpoints" / "celeba64")
+    parser.add_argument("--data", type=Path, default=settings.data)
+    parser.add_argument("--oracle", type=Path, default=ROOT / "checkpoints" / "oracle-celeba64")
+    parser.add_argument("--prior-minutes", type=float, default=10.0, help="stage-two prior refinement (0 skips it)")
+    args = parser.parse_args(argv)
+    sys.exit(0 if ship(args.run, args.shipped, args.data, args.oracle, args.prior_minutes) else 1)
+
+
+if __name__ == "__main__":
+    main()

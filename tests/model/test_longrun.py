@@ -1,0 +1,110 @@
+"""make train's long run: continues its state, stops cleanly on SIGTERM, warm-starts from a checkpoint; make ship
+refuses a run that is worse than the shipped checkpoint."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from eval.oracle import Oracle
+from model.checkpoint import save_model, update_card
+from model.d2c import D2C
+from model.training import longrun
+from model.training.ship import ShipRule, ship
+from model.training.train import STATE
+
+from .conftest import tiny_model_config, tiny_train_config_file
+
+
+def settings_for(tmp_path: Path, data: Path, warm_start: Path | None = None, **config) -> longrun.RunSettings:
+    config_file = tiny_train_config_file(tmp_path, **config)
+    return longrun.RunSettings(run_dir=tmp_path / "run", data=data, config=config_file,
+                               warm_start=warm_start or tmp_path / "no-checkpoint", threads=1, precision="fp32")
+
+
+def wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def saved_step(settings: longrun.RunSettings) -> int:
+    return torch.load(settings.run_dir / STATE, weights_only=True)["step"]
+
+
+def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues_it(tmp_path, celeba64_dir):
+    # a checkpoint every step, so the test sees progress; no step limit, so only SIGTERM ends it
+    settings = settings_for(tmp_path, celeba64_dir, checkpoint_minutes=1e-6)
+    longrun.start(settings)
+    assert longrun.running_pid(settings) is not None
+    wait_for(lambda: (settings.run_dir / STATE).is_file() and saved_step(settings) >= 2)
+    assert longrun.stop(settings, timeout=60)
+    assert longrun.running_pid(settings) is None
+    first = torch.load(settings.run_dir / STATE, weights_only=True)
+    assert first["step"] >= 2 and {float(s["step"]) for s in first["optimizer"]["state"].values()} == {float(first["step"])}
+
+    longrun.start(settings)
+    wait_for(lambda: saved_step(settings) >= first["step"] + 2)
+    assert longrun.stop(settings, timeout=60)
+    second = torch.load(settings.run_dir / STATE, weights_only=True)
+    # the optimizer continued (Adam's step count went on from the first run's), and images add up across both runs
+    assert {float(s["step"]) for s in second["optimizer"]["state"].values()} == {float(second["step"])}
+    assert json.loads(second["history"])["images_seen"] == second["step"] * 8
+    assert "continuing" in settings.log_file.read_text()
+
+
+def test_with_no_state_the_run_warm_starts_from_the_checkpoint_and_counts_its_training(tmp_path, celeba64_dir):
+    torch.manual_seed(3)
+    shipped = D2C(tiny_model_config())
+    save_model(tmp_path / "shipped", shipped)
+    update_card(tmp_path / "shipped", training={"images_seen": 1000, "wall_minutes": 12.5, "git_commit": "abc"})
+    settings = settings_for(tmp_path, celeba64_dir, warm_start=tmp_path / "shipped", max_steps=2, learning_rate=1e-4)
+    assert "--warm-start" in longrun.training_command(settings)
+    pid = longrun.start(settings)
+    wait_for(lambda: longrun.running_pid(settings) is None or longrun._reaped(pid))
+    card = json.loads((settings.run_dir / "card.json").read_text())["training"]
+    assert card["images_seen"] == 1000 + 2 * 8 and card["commits"][0] == "abc" and card["wall_minutes"] >= 12.5
+    # two small Adam steps away from the checkpoint's weights, not a fresh initialisation
+    weights, start = load_file(str(settings.run_dir / "model.safetensors")), shipped.state_dict()
+    assert max(float((weights[name] - start[name]).abs().max()) for name in weights) < 0.01
+    assert "warm start" in settings.log_file.read_text()
+
+
+def test_a_checkpoint_of_another_architecture_is_not_warm_started_from(tmp_path, celeba64_dir):
+    save_model(tmp_path / "shipped", D2C(tiny_model_config(latent_channels=8)))
+    settings = settings_for(tmp_path, celeba64_dir, warm_start=tmp_path / "shipped")
+    assert "--warm-start" not in longrun.training_command(settings)
+
+
+@pytest.mark.parametrize("candidate, refused", [
+    ({"recon_psnr_db": 27.5, "probe_mean": 0.80, "generation_fd": 10.0}, []),
+    ({"recon_psnr_db": 26.0, "probe_mean": 0.80, "generation_fd": 10.0}, ["reconstruction"]),
+    ({"recon_psnr_db": 27.5, "probe_mean": 0.75, "generation_fd": 30.0}, ["probe", "generation_fd"]),
+    ({"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}, ["no figure improves"]),
+])
+def test_the_ship_rule_names_every_figure_that_is_worse(candidate, refused):
+    shipped = {"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}
+    reasons = ShipRule().refusals(candidate, shipped)
+    assert len(reasons) == len(refused) and all(word in reason for word, reason in zip(refused, reasons))
+
+
+def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
+    torch.manual_seed(0)
+    oracle = tmp_path / "oracle"
+    oracle.mkdir()
+    save_file(Oracle(attributes=40, width=4).state_dict(), str(oracle / "oracle.safetensors"))
+    (oracle / "oracle.json").write_text(json.dumps({"attributes": [f"a{i}" for i in range(40)], "width": 4}))
+    run, shipped = tmp_path / "run", tmp_path / "shipped"
+    save_model(run, D2C(tiny_model_config()))
+    update_card(run, training={"steps": 1})
+    for name in ("samples.png", "reconstructions.png"):
+        (run / name).write_bytes(b"png")
+    save_model(shipped, D2C(tiny_model_config()))
+    update_card(shipped, metrics={"recon_psnr_db": 40.0, "probe_mean": 0.99, "generation_fd": 0.0})
+    before = {path.name: path.read_bytes() for path in shipped.iterdir()}
+    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3)
+    assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
+    assert not (tmp_path / ".shipped.staging").exists()
