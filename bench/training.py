@@ -1,25 +1,54 @@
-"""Row 8: training throughput (images/s) of the shipped config: fp32 vs bf16 autocast, 1 vs 2 DDP ranks (gloo).
+"""Row 8: training throughput (images/s) of the long run's configuration as `make train` runs it, against the
+configuration the shipped checkpoint was trained with, and the quality each reaches after the same images.
 
-Each setting runs the real `python -m model.training` (under torchrun for 2 ranks) twice, for W and W + N steps on
-the first images of --data; the difference of the loop times it records (train_state.pt's elapsed_seconds, which
-leaves out start-up and the final checkpoint) is the time of N steps after W warm-up steps.
+Each setting runs the real `python -m model.training` (under torchrun for DDP ranks) twice, for W and W + N steps
+on the first images of --data; the difference of the loop times it records (train_state.pt's elapsed_seconds,
+which leaves out start-up and the final checkpoint) is the time of N steps after W warm-up steps. Every setting
+has the machine's cores to itself: the threads of all its ranks together are the machine's core count, as in
+`make train`, except the shipped baseline, which trained on one rank of one thread.
 """
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from bench.deployment import ROOT
-from bench.table import Row, not_measured
+from bench.table import Row, Target, not_measured
 from model.checkpoint import read_card
+from model.evaluate import evaluate
+from model.training.longrun import RUN_CONFIG
 
-SETTINGS = (("fp32", 1), ("bf16", 1), ("bf16", 2))  # (precision, DDP ranks)
 RUN_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    config: str  # "shipped" (the checkpoint card's training config) or "run" (the long run's config file)
+    precision: str
+    ranks: int
+    threads: int  # per rank
+    channels_last: bool
+
+    def describe(self, batch: int) -> str:
+        layout = ", channels_last" if self.channels_last else ""
+        return f"{self.name}: {self.precision}, {self.ranks} rank(s) x {self.threads} thread(s){layout}, batch {batch}"
+
+
+def settings(cores: int) -> dict[str, Setting]:
+    return {
+        "shipped": Setting("shipped config as trained", "shipped", "bf16", 1, 1, False),
+        "run": Setting("long run as make train runs it", "run", "bf16", 1, cores, True),
+        "run_fp32": Setting("long run in fp32", "run", "fp32", 1, cores, True),
+        "run_ddp": Setting("long run on DDP ranks", "run", "bf16", cores, 1, True),
+    }
 
 
 def bf16_support() -> str:
@@ -28,34 +57,63 @@ def bf16_support() -> str:
     return "CPU bf16 instructions: " + (", ".join(sorted(flags & {"avx512_bf16", "amx_bf16"})) or "none")
 
 
-def loop_seconds(bench, config: Path, precision: str, ranks: int, steps: int, limit: int) -> float:
-    """Seconds the training loop took for `steps` steps, as the run recorded them."""
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}"] if ranks > 1 else [sys.executable]
-    with tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as out:
-        command = [*launcher, "-m", "model.training", "--data", str(bench.options.data), "--out", out, "--config", str(config),
-                   "--limit", str(limit), "--threads", str(bench.threads), "--precision", precision, "--device", bench.device,
-                   "--quiet", "--set", f"max_steps={steps}"]
-        subprocess.run(command, cwd=ROOT, check=True, timeout=RUN_SECONDS, stdout=subprocess.DEVNULL)
-        return torch.load(Path(out) / "train_state.pt", weights_only=True)["elapsed_seconds"]
+def train(bench, config: Path, setting: Setting, steps: int, out: Path, limit: int | None) -> float:
+    """Run `steps` steps of the real trainer into `out`; the seconds its loop took, as the run recorded them."""
+    launcher = [sys.executable]
+    if setting.ranks > 1:
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={setting.ranks}"]
+    command = [*launcher, "-m", "model.training", "--data", str(bench.options.data), "--out", str(out), "--config", str(config),
+               "--threads", str(setting.threads), "--precision", setting.precision, "--device", bench.device,
+               "--quiet", "--set", f"max_steps={steps}"]
+    command += ["--channels-last"] * setting.channels_last + (["--limit", str(limit)] if limit else [])
+    env = {**os.environ, "OMP_NUM_THREADS": str(setting.threads)}
+    subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=RUN_SECONDS, stdout=subprocess.DEVNULL)
+    return torch.load(out / "train_state.pt", weights_only=True)["elapsed_seconds"]
+
+
+def images_per_second(bench, config: Path, setting: Setting, batch: int, warmup: int, steps: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as first, tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as second:
+        measured = train(bench, config, setting, warmup + steps, Path(first), 2 * batch)
+        return steps * batch / (measured - train(bench, config, setting, warmup, Path(second), 2 * batch))
+
+
+def quality_after(bench, config: Path, setting: Setting, images: int, batch: int) -> dict:
+    """Reconstruction and 100-shot probe on 1,000 test faces after training from scratch on `images` images."""
+    with tempfile.TemporaryDirectory(prefix="d2c-bench-quality-") as out:
+        train(bench, config, setting, max(1, images // batch), Path(out), None)
+        return evaluate(out, bench.options.data, split="test", limit=1000)
 
 
 def measure(bench) -> list[Row]:
-    names = {"8a": "training throughput, bf16 autocast / fp32 (1 rank)", "8b": "training throughput, 2 DDP ranks / 1 rank (bf16)"}
+    names = {"8a": "training throughput, long run / shipped config", "8b": "long run: bf16 autocast / fp32",
+             "8c": "long run: DDP ranks / threads of one process", "8d": "quality after the same images, long run - shipped config"}
     shipped = read_card(bench.workload.checkpoint).get("training", {}).get("config")
     data = Path(bench.options.data)
     if shipped is None or not data.is_dir():
         reason = f"not run: needs the training config in {bench.workload.checkpoint}/card.json and images at {data}, absent here"
         return [not_measured(key, name, None, reason) for key, name in names.items()]
-    warmup, steps, batch = bench.size(3, 1), bench.size(30, 2), shipped["batch_size"]
-    rate = {}
+    cores = os.cpu_count() or 1
+    warmup, steps = bench.size(3, 1), bench.size(20, 2)
+    run = json.loads(RUN_CONFIG.read_text())
+    rate, batches = {}, {}
     with tempfile.TemporaryDirectory(prefix="d2c-bench-config-") as scratch:
-        config = Path(scratch) / "train.json"
-        config.write_text(json.dumps({**shipped, "checkpoint_minutes": 1e6, "max_steps": 0}))  # no checkpoint inside the timed steps
-        for precision, ranks in SETTINGS:
-            measured = loop_seconds(bench, config, precision, ranks, warmup + steps, 2 * batch)
-            rate[precision, ranks] = steps * batch / (measured - loop_seconds(bench, config, precision, ranks, warmup, 2 * batch))
-    figures = {setting: f"{setting[0]} x {setting[1]} rank(s): {rate[setting]:.2f} images/s" for setting in SETTINGS}
-    note = (f"shipped config (batch {batch}, contrastive weight {shipped['contrastive_weight']}), {steps} steps after {warmup} warm-up, "
-            f"{bench.threads} thread(s) per rank, first {2 * batch} images of {data}; {bf16_support()}")
-    return [Row("8a", names["8a"], f"{figures['bf16', 1]}; {figures['fp32', 1]}", rate["bf16", 1] / rate["fp32", 1], note=note),
-            Row("8b", names["8b"], f"{figures['bf16', 2]}; {figures['bf16', 1]}", rate["bf16", 2] / rate["bf16", 1], note=note)]
+        configs = {}
+        for key, values in (("shipped", shipped), ("run", run)):
+            configs[key] = Path(scratch) / f"{key}.json"  # no checkpoint inside the timed steps
+            configs[key].write_text(json.dumps({**values, "checkpoint_minutes": 1e6, "max_steps": 0}))
+            batches[key] = values["batch_size"]
+        for key, setting in settings(cores).items():
+            rate[key] = images_per_second(bench, configs[setting.config], setting, batches[setting.config], warmup, steps)
+        images = bench.size(12800, 128)
+        quality = {key: quality_after(bench, configs[key], settings(cores)[key], images, batches[key]) for key in ("shipped", "run")}
+    describe = {key: f"{setting.describe(batches[setting.config])}: {rate[key]:.1f} images/s" for key, setting in settings(cores).items()}
+    note = f"{steps} steps after {warmup} warm-up, first {2 * max(batches.values())} images of {data}; {cores} cores; {bf16_support()}"
+    scores = {key: f"{q['recon_psnr_db']:.2f} dB, probe {q['probe_mean']:.3f}" for key, q in quality.items()}
+    return [
+        Row("8a", names["8a"], f"{describe['run']}; {describe['shipped']}", rate["run"] / rate["shipped"], target=Target(">=", 3), note=note),
+        Row("8b", names["8b"], f"{describe['run']}; {describe['run_fp32']}", rate["run"] / rate["run_fp32"], note=note),
+        Row("8c", names["8c"], f"{describe['run_ddp']}; {describe['run']}", rate["run_ddp"] / rate["run"], note=note),
+        Row("8d", names["8d"], f"long run {scores['run']}; shipped config {scores['shipped']}",
+            quality["run"]["recon_psnr_db"] - quality["shipped"]["recon_psnr_db"], unit=" dB",
+            note=f"each trained from scratch on {images} images; test split, first 1,000 faces; probe 50 + 50 shots"),
+    ]

@@ -1,14 +1,16 @@
-"""Stage two: refine the latent diffusion prior on the frozen encoder's posterior samples.
+"""Stage two: train the latent diffusion prior on the frozen encoder's posterior samples until it stops improving.
 
-During joint training the prior chases latents that keep moving; a few minutes on fixed latents (the shipped
-EMA encoder's) lets it match the aggregate posterior it will actually sample. Only the denoiser changes.
+During joint training the prior chases latents that keep moving; on the fixed latents of the shipped EMA encoder
+(the training images and their mirror images) it can match the aggregate posterior it will actually sample.
+Only the denoiser changes: refined in place, or replaced by a wider one trained from scratch (--width).
 
-    python -m model.training.prior --checkpoint runs/celeba64 --data ../shared/data/celeba64 --minutes 10
+    python -m model.training.prior --checkpoint runs/celeba64 --data ../shared/data/celeba64 --minutes 30 --width 128
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import time
 
 import torch
@@ -16,6 +18,7 @@ import torch
 from model.checkpoint import load_model, save_model, update_card
 from model.data import load_dataset
 from model.diffusion import diffusion_loss
+from model.networks import Denoiser
 
 
 @torch.no_grad()
@@ -28,35 +31,62 @@ def posterior_statistics(model, images_uint8: torch.Tensor, batch_size: int = 25
     return torch.cat(means), torch.cat(stds)
 
 
-def refine_prior(checkpoint: str, data: str, minutes: float, device: str = "cpu", batch_size: int = 256,
-                 learning_rate: float = 3e-4, ema_decay: float = 0.999, seed: int = 0) -> dict:
+@torch.no_grad()
+def held_out_loss(denoiser, latents: torch.Tensor, schedule: torch.Tensor, seed: int = 0, batch_size: int = 512) -> float:
+    """Eq. 2 on fixed latents with fixed noise levels and noise, so successive values differ only by the weights."""
+    generator = torch.Generator(device=latents.device).manual_seed(seed)
+    losses = [diffusion_loss(denoiser, latents[start : start + batch_size], schedule, generator=generator)
+              for start in range(0, len(latents), batch_size)]
+    return float(torch.cat(losses).mean())
+
+
+def train_prior(checkpoint: str, data: str, minutes: float, device: str = "cpu", batch_size: int = 256,
+                learning_rate: float = 3e-4, ema_decay: float = 0.999, width: int | None = None, held_out: int = 1000,
+                check_seconds: float = 60.0, patience: int = 3, seed: int = 0) -> dict:
+    """Train until the held-out loss has not improved by 0.5% in `patience` checks, or for `minutes` at most."""
     torch.manual_seed(seed)
-    # 1. the frozen encoder's posterior over the training images, computed once
+    # 1. the frozen encoder's posterior over the training images and their mirrors, computed once
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split="train", resolution=model.config.resolution)
-    means, stds = posterior_statistics(model, dataset.images)
-    # 2. Eq. 2 on posterior samples z = mean + std * eps, for the denoiser alone
+    means, stds = (torch.cat(pair) for pair in zip(posterior_statistics(model, dataset.images),
+                                                   posterior_statistics(model, dataset.images.flip(-1))))
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    held = order[:held_out]  # images (and so their mirrors) kept out of training, to tell when to stop
+    train_index = torch.cat([order[held_out:], order[held_out:] + len(dataset)]).to(means.device)
+    noise = torch.randn(means[held].shape, generator=torch.Generator().manual_seed(seed + 1)).to(means.device)
+    held_latents = means[held] + stds[held] * noise
+    # 2. the denoiser: the jointly trained one, or a wider one from scratch
+    if width is not None and width != model.config.denoiser_channels:
+        model.config = dataclasses.replace(model.config, denoiser_channels=width)
+        model.denoiser = Denoiser(model.config).to(device)
     denoiser = model.denoiser.train().requires_grad_(True)
     ema = copy.deepcopy(denoiser).requires_grad_(False)
-    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=learning_rate)
-    started, step, running = time.perf_counter(), 0, None
-    while time.perf_counter() - started < minutes * 60:
-        index = torch.randint(0, len(means), (batch_size,), device=means.device)
+    optimizer = torch.optim.AdamW(denoiser.parameters(), lr=learning_rate, foreach=True)
+    # 3. Eq. 2 on posterior samples z = mean + std * eps, with a held-out check every `check_seconds`
+    started = last_check = time.perf_counter()
+    step, best, stale, history = 0, held_out_loss(ema, held_latents, model.schedule), 0, []
+    while time.perf_counter() - started < minutes * 60 and stale < patience:
+        index = train_index[torch.randint(0, len(train_index), (batch_size,), device=means.device)]
         latent = means[index] + stds[index] * torch.randn_like(means[index])
         with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
             loss = diffusion_loss(denoiser, latent, model.schedule).mean()
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        for p_ema, p in zip(ema.parameters(), denoiser.parameters()):
-            p_ema.lerp_(p.detach(), 1 - min(ema_decay, (1 + step) / (10 + step)))
+        torch._foreach_lerp_(list(ema.parameters()), list(denoiser.parameters()), 1 - min(ema_decay, (1 + step) / (10 + step)))
         step += 1
-        running = float(loss.detach()) if running is None else 0.99 * running + 0.01 * float(loss.detach())
-    # 3. ship the EMA denoiser beside the unchanged encoder and decoder
+        if time.perf_counter() - last_check >= check_seconds:
+            last_check = time.perf_counter()
+            current = held_out_loss(ema, held_latents, model.schedule)
+            history.append(round(current, 2))
+            stale = 0 if current < 0.995 * best else stale + 1
+            best = min(best, current)
+    # 4. ship the EMA denoiser beside the unchanged encoder and decoder
     model.denoiser = ema.eval()
     save_model(checkpoint, model)
     summary = {"steps": step, "minutes": round((time.perf_counter() - started) / 60, 1), "batch_size": batch_size,
-               "final_diffusion_loss": round(running, 2), "latents": len(means)}
+               "denoiser_channels": model.config.denoiser_channels, "latents": len(train_index), "mirrors": True,
+               "held_out_loss": history, "stopped": "plateau" if stale >= patience else "time"}
     update_card(checkpoint, prior_refinement=summary)
     return summary
 
@@ -65,13 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m model.training.prior", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory to refine in place")
     parser.add_argument("--data", required=True)
-    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--minutes", type=float, default=10.0, help="at most this long; stops earlier on a plateau")
+    parser.add_argument("--width", type=int, help="train a new denoiser of this width instead of refining the joint one")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(refine_prior(args.checkpoint, args.data, args.minutes, args.device))
+    print(train_prior(args.checkpoint, args.data, args.minutes, args.device, width=args.width))
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ def measured(checkpoint: Path, data: Path, oracle: Path, **evaluation) -> dict:
     return metrics
 
 
-def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: float, rule: ShipRule = ShipRule(), **evaluation) -> bool:
+def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: float, prior_width: int | None = None,
+         rule: ShipRule = ShipRule(), **evaluation) -> bool:
     """`evaluation`: keyword arguments of model.evaluate.evaluate (the probe's attributes and shots) for both checkpoints."""
     staging = shipped.with_name(f".{shipped.name}.staging")
     # 1. stage the run's checkpoint files
@@ -75,7 +76,8 @@ def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: floa
         shutil.copy2(run / name, staging / name)
     # 2. stage two: the prior on frozen latents
     if prior_minutes > 0:
-        run_module("model.training.prior", "--checkpoint", str(staging), "--data", str(data), "--minutes", str(prior_minutes))
+        width = ["--width", str(prior_width)] if prior_width else []
+        run_module("model.training.prior", "--checkpoint", str(staging), "--data", str(data), "--minutes", str(prior_minutes), *width)
     # 3-4. the figures, side by side with the shipped checkpoint's
     candidate = evaluate(staging, data, split="test", oracle=oracle, **evaluation)
     current = measured(shipped, data, oracle, **evaluation) if shipped.is_dir() else None
@@ -113,9 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shipped", type=Path, default=ROOT / "checkpoints" / "celeba64")
     parser.add_argument("--data", type=Path, default=settings.data)
     parser.add_argument("--oracle", type=Path, default=ROOT / "checkpoints" / "oracle-celeba64")
-    parser.add_argument("--prior-minutes", type=float, default=10.0, help="stage-two prior refinement (0 skips it)")
+    parser.add_argument("--prior-minutes", type=float, default=30.0, help="stage two at most this long (0 skips it)")
+    parser.add_argument("--prior-width", type=int, help="stage two trains a new denoiser this wide")
     args = parser.parse_args(argv)
-    sys.exit(0 if ship(args.run, args.shipped, args.data, args.oracle, args.prior_minutes) else 1)
+    sys.exit(0 if ship(args.run, args.shipped, args.data, args.oracle, args.prior_minutes, args.prior_width) else 1)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
     parser.add_argument("--warm-start", metavar="CHECKPOINT", help="with no state to resume, start from this checkpoint's weights")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: the local rank's GPU)")
-    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop after this much total training time")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop once the run has trained this long in all")
+    parser.add_argument("--for-minutes", type=float, default=0.0, help="stop after training this long in this invocation")
     parser.add_argument("--split", default="train", help="split of a labelled dataset to train on")
     parser.add_argument("--limit", type=int, help="use only the first N images")
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
@@ -63,10 +64,11 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
     return train_config_from_dict(values)
 
 
-def warm_start(trainer, checkpoint: Path, config: TrainConfig) -> dict:
-    """Load a checkpoint's weights into a fresh run and return the training it already had (images, minutes, commits)."""
+def warm_start(trainer, checkpoint: Path, config: TrainConfig) -> dict | None:
+    """Load a checkpoint's weights into a fresh run and return the training it already had (images, minutes,
+    commits); None when its architecture differs from the run's, so that not every weight would carry over."""
     if load_config(checkpoint) != config.model:
-        raise SystemExit(f"--warm-start: {checkpoint} has a different model config than this run; start from scratch instead")
+        return None
     trainer.warm_start(load_file(str(checkpoint / WEIGHTS), device=str(trainer.model.device)))
     before = read_card(checkpoint).get("training", {})
     return {"images_seen": int(before.get("images_seen", 0)), "wall_minutes": float(before.get("wall_minutes", 0.0)),
@@ -125,14 +127,14 @@ def main(argv: list[str] | None = None) -> None:
         trainer.load_state_dict(state)
         elapsed, history = state["elapsed_seconds"], json.loads(state.get("history", json.dumps(history)))
         torch.set_rng_state(state["rng"][rank % len(state["rng"])])
-    elif args.warm_start:
-        history = warm_start(trainer, Path(args.warm_start), config)
+    elif args.warm_start and (carried := warm_start(trainer, Path(args.warm_start), config)) is not None:
+        history = carried
         if rank == 0:
             print(f"no state in {out}: warm start from {args.warm_start} ({history['images_seen']} images seen)", flush=True)
-    elif args.resume and rank == 0:
-        print(f"--resume: no {out / STATE} yet, starting from scratch", flush=True)
+    elif rank == 0 and (args.resume or args.warm_start):
+        print(f"no state in {out} and no checkpoint of this architecture to warm-start from: starting from scratch", flush=True)
     history["commits"] = list(dict.fromkeys([*history["commits"], git_commit()]))
-    images_before, start_step = history["images_seen"], trainer.step_count
+    images_before, start_step, elapsed_before = history["images_seen"], trainer.step_count, elapsed
     preview_images = dataset.float_images(slice(0, 8)).to(device)
 
     def replicas_in_sync() -> bool:
@@ -216,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         if trainer.step_count % 10 == 0:
             progress.set_postfix({name: f"{value:.3g}" for name, value in running.items()})
-        out_of_time = args.max_minutes and elapsed >= args.max_minutes * 60
+        out_of_time = ((args.max_minutes and elapsed >= args.max_minutes * 60)
+                       or (args.for_minutes and elapsed - elapsed_before >= args.for_minutes * 60))
         out_of_steps = config.max_steps and trainer.step_count >= config.max_steps
         decision = torch.tensor([float(stop_requested or out_of_time or out_of_steps), float(now - last_save >= config.checkpoint_minutes * 60)])
         if world_size > 1:

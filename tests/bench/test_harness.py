@@ -14,7 +14,7 @@ from model.export import export
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"1": ">= 600x", "2a": ">= 1.5x", "2b": "none set", "3": ">= 3x", "4": ">= 0.8x", "5": "<= 1.3x", "6": "<= 2 s"}
-NEED_REAL_DATA = {"7", "8a", "8b"}
+NEED_REAL_DATA = {"7", "8a", "8b", "8c", "8d"}
 
 
 @pytest.fixture(scope="module")

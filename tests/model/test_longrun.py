@@ -1,6 +1,9 @@
 """make train's long run: continues its state, stops cleanly on SIGTERM, warm-starts from a checkpoint; make ship
 refuses a run that is worse than the shipped checkpoint."""
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -108,3 +111,13 @@ def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tm
     assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3)
     assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
     assert not (tmp_path / ".shipped.staging").exists()
+
+
+def test_the_gpu_script_continues_the_run_for_one_step_on_the_cpu(tmp_path, celeba64_dir):
+    env = {**os.environ, "RUN_DIR": str(tmp_path / "gpu"), "DATA": str(celeba64_dir), "BATCH": "4", "PYTHON": sys.executable}
+    command = ["scripts/train_gpu.sh", "5", "--device", "cpu", "--set", "max_steps=1", "--threads", "1", "--quiet"]
+    result = subprocess.run(command, cwd=longrun.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    state = torch.load(tmp_path / "gpu" / STATE, weights_only=True)
+    assert state["step"] == 1 and json.loads(state["config"])["batch_size"] == 4
+    assert json.loads(state["config"])["model"] == json.loads(longrun.RUN_CONFIG.read_text())["model"]
