@@ -1,34 +1,45 @@
-"""Turning `attr=NAME` / `attr=-NAME` query values into checked (name, target) conditions."""
+"""Turning `attr=NAME` / `attr=-NAME` query values into checked conditions."""
 from __future__ import annotations
-
-import re
 
 from fastapi import HTTPException
 from redis import Redis
 
-from service import attribute_store
+from contract import attributes
+from contract.attributes import NAME_PATTERN
+from contract.payloads import Condition
 
-NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 
-
-def parse_conditions(redis: Redis, values: list[str]) -> list[list]:
-    """[[name, target], ...]: 422 for a malformed or contradictory list, 404 unknown, 409 not ready."""
-    conditions: dict[str, bool] = {}
+def _parsed(values: list[str]) -> dict[str, bool]:
+    """name -> target; 422 for a malformed or contradictory list."""
+    targets: dict[str, bool] = {}
     for value in values:
         target = not value.startswith("-")
         name = value.lstrip("-+ ")
         if not NAME_PATTERN.fullmatch(name):
-            raise HTTPException(422, f"attr={value!r} is not an attribute name (expected NAME or -NAME, NAME matching {NAME_PATTERN.pattern})")
-        if name in conditions and conditions[name] != target:
+            raise HTTPException(422, f"attr={value!r} is not an attribute name (expected NAME or -NAME, "
+                                     f"NAME matching {NAME_PATTERN.pattern})")
+        if name in targets and targets[name] != target:
             raise HTTPException(422, f"attr asks for both {name!r} and not {name!r}")
-        conditions[name] = target
-    for name in conditions:
-        record = attribute_store.get(redis, name)
-        if record is None:
-            known = ", ".join(attribute_store.names(redis)) or "none yet (no worker has started)"
-            raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
-        if record["status"] == attribute_store.TRAINING:
-            raise HTTPException(409, f"attribute {name!r} is still training (version {record.get('version')}); retry when GET /attributes/{name} says ready")
-        if record["status"] == attribute_store.FAILED:
-            raise HTTPException(409, f"attribute {name!r} failed to train: {record.get('error')}; post new examples to fix it")
-    return [[name, target] for name, target in conditions.items()]
+        targets[name] = target
+    return targets
+
+
+def _check_ready(redis: Redis, name: str) -> None:
+    """404 for an unknown attribute, 409 for one still training or failed."""
+    record = attributes.get(redis, name)
+    if record is None:
+        known = ", ".join(attributes.names(redis)) or "none yet (no worker has started)"
+        raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
+    if record["status"] == attributes.TRAINING:
+        raise HTTPException(409, f"attribute {name!r} is still training (version {record.get('version')}); "
+                                 f"retry when GET /attributes/{name} says ready")
+    if record["status"] == attributes.FAILED:
+        raise HTTPException(409, f"attribute {name!r} failed to train: {record.get('error')}; "
+                                 f"post new examples to fix it")
+
+
+def parse_conditions(redis: Redis, values: list[str]) -> list[Condition]:
+    targets = _parsed(values)
+    for name in targets:
+        _check_ready(redis, name)
+    return [Condition(name, target) for name, target in targets.items()]

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from redis import Redis
 
-from service.settings import Settings
+from contract.settings import ApiSettings
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
@@ -18,7 +18,7 @@ def get_redis(request: Request) -> Redis:
     return request.app.state.redis
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 
 
@@ -26,7 +26,8 @@ def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Head
     if not settings.api_key:
         return
     if x_api_key is None:
-        raise HTTPException(401, "this endpoint needs the X-API-Key header", headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(401, "this endpoint needs the X-API-Key header",
+                            headers={"WWW-Authenticate": "X-API-Key"})
     if not secrets.compare_digest(x_api_key.encode(), settings.api_key.encode()):
         raise HTTPException(403, "the X-API-Key header is wrong")
 

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from fastapi import HTTPException, UploadFile
 
-from service.settings import Settings
+from contract.settings import ApiSettings
 from service.uploads import checked_image, read_image, read_limited
 
 POSITIVE_LABELS = {"1", "true", "yes", "positive", "pos", "+"}
@@ -25,21 +25,22 @@ class Examples:
     positive: list[bytes] = field(default_factory=list)
     negative: list[bytes] = field(default_factory=list)
 
-    def check(self, settings: Settings) -> None:
+    def check(self, settings: ApiSettings) -> None:
         total = len(self.positive) + len(self.negative)
         if total > settings.max_examples:
             raise HTTPException(413, f"{total} examples given; the limit is {settings.max_examples}")
         if self.negative and (len(self.positive) < MIN_BINARY or len(self.negative) < MIN_BINARY):
-            raise HTTPException(422, f"a binary attribute needs at least {MIN_BINARY} positive and {MIN_BINARY} negative examples, "
-                                     f"got {len(self.positive)} and {len(self.negative)}")
+            raise HTTPException(422, f"a binary attribute needs at least {MIN_BINARY} positive and {MIN_BINARY} "
+                                     f"negative examples, got {len(self.positive)} and {len(self.negative)}")
         if not self.negative and len(self.positive) < MIN_PU:
-            raise HTTPException(422, f"without negatives (positive-unlabeled training) at least {MIN_PU} positive examples "
-                                     f"are needed, got {len(self.positive)}")
+            raise HTTPException(422, f"without negatives (positive-unlabeled training) at least {MIN_PU} positive "
+                                     f"examples are needed, got {len(self.positive)}")
 
 
-def from_files(positive: list[UploadFile], negative: list[UploadFile], settings: Settings) -> Examples:
-    if len(positive) + len(negative) > settings.max_examples:
-        raise HTTPException(413, f"{len(positive) + len(negative)} examples given; the limit is {settings.max_examples}")
+def from_files(positive: list[UploadFile], negative: list[UploadFile], settings: ApiSettings) -> Examples:
+    total = len(positive) + len(negative)
+    if total > settings.max_examples:
+        raise HTTPException(413, f"{total} examples given; the limit is {settings.max_examples}")
     return Examples(
         [read_image(upload, settings, f"positive file {upload.filename!r}") for upload in positive],
         [read_image(upload, settings, f"negative file {upload.filename!r}") for upload in negative],
@@ -64,10 +65,11 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, la
     return data
 
 
-def _check_members(archive: zipfile.ZipFile, settings: Settings) -> None:
+def _check_members(archive: zipfile.ZipFile, settings: ApiSettings) -> None:
     files = [info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")]
     if len(files) > settings.max_examples + 1:
-        raise HTTPException(413, f"the examples zip holds {len(files)} files; the limit is {settings.max_examples} examples")
+        raise HTTPException(413, f"the examples zip holds {len(files)} files; "
+                                 f"the limit is {settings.max_examples} examples")
     unsafe = [info.filename for info in files if _unsafe(info.filename)]
     if unsafe:
         raise HTTPException(422, f"the examples zip has an unsafe file name {unsafe[0]!r} (absolute, or with '..')")
@@ -77,9 +79,11 @@ def _labels(archive: zipfile.ZipFile) -> tuple[PurePosixPath, list[tuple[str, st
     """The folder holding labels.csv (file names are relative to it) and its (file, label) rows."""
     names = [name for name in archive.namelist() if PurePosixPath(name).name == "labels.csv"]
     if not names:
-        raise HTTPException(422, "the examples zip has no labels.csv (rows: file,label with label 1/0 or positive/negative)")
+        raise HTTPException(422, "the examples zip has no labels.csv "
+                                 "(rows: file,label with label 1/0 or positive/negative)")
     labels_path = min(names, key=len)
-    text = _read_member(archive, archive.getinfo(labels_path), MAX_LABELS_BYTES, "labels.csv").decode("utf-8-sig", errors="replace")
+    raw = _read_member(archive, archive.getinfo(labels_path), MAX_LABELS_BYTES, "labels.csv")
+    text = raw.decode("utf-8-sig", errors="replace")
     rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
     if rows and rows[0][0].strip().lower() in ("file", "filename", "path", "image"):
         rows = rows[1:]
@@ -89,7 +93,7 @@ def _labels(archive: zipfile.ZipFile) -> tuple[PurePosixPath, list[tuple[str, st
     return PurePosixPath(labels_path).parent, [(row[0].strip(), row[1].strip().lower()) for row in rows]
 
 
-def from_zip(upload: UploadFile, settings: Settings) -> Examples:
+def from_zip(upload: UploadFile, settings: ApiSettings) -> Examples:
     data = read_limited(upload, settings.max_zip_bytes, "examples zip")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -115,9 +119,11 @@ def from_zip(upload: UploadFile, settings: Settings) -> Examples:
         for file_name, label in rows:
             info = members[file_name]
             if info.file_size > settings.max_upload_bytes:
-                raise HTTPException(413, f"{file_name!r} in the zip is {info.file_size} bytes; the limit is {settings.max_upload_bytes}")
+                raise HTTPException(413, f"{file_name!r} in the zip is {info.file_size} bytes; "
+                                         f"the limit is {settings.max_upload_bytes}")
             if label not in POSITIVE_LABELS | NEGATIVE_LABELS:
-                raise HTTPException(422, f"labels.csv gives {file_name!r} the label {label!r}; use 1/0 or positive/negative")
+                raise HTTPException(422, f"labels.csv gives {file_name!r} the label {label!r}; "
+                                         "use 1/0 or positive/negative")
             data = _read_member(archive, info, settings.max_upload_bytes, repr(file_name))
             image = checked_image(data, settings, f"{file_name!r} in the zip")
             (examples.positive if label in POSITIVE_LABELS else examples.negative).append(image)

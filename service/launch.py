@@ -13,8 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
+from contract.settings import Settings
 from service.main import create_app
-from service.settings import get_settings
 
 
 def start_embedded_redis():
@@ -31,10 +31,10 @@ def main() -> int:
     if not os.environ.get("REDIS_URL"):
         embedded, os.environ["REDIS_URL"] = start_embedded_redis()
         print(f"embedded Redis at {os.environ['REDIS_URL']} (set REDIS_URL to use your own)", flush=True)
-    get_settings.cache_clear()
-    settings = get_settings()
+    settings = Settings()  # read after REDIS_URL is set above
     if not Path(settings.checkpoint).is_dir():
-        print(f"checkpoint {settings.checkpoint} not found: set CHECKPOINT to a D2C checkpoint directory", file=sys.stderr)
+        print(f"checkpoint {settings.checkpoint} not found: set CHECKPOINT to a D2C checkpoint directory",
+              file=sys.stderr)
         return 2
     worker = subprocess.Popen([sys.executable, "-m", "workers", "--count", "1"], start_new_session=True)
     print(f"D2C faces: open http://{settings.host}:{settings.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)

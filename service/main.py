@@ -10,10 +10,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter
 from redis import Redis
 
-from service import rate_limit
-from service.job_metrics import RedisStateCollector
+from contract.settings import ApiSettings
+from service import errors, rate_limit
+from service.metrics import RedisStateCollector
 from service.routes import attributes, generate, health, jobs, manipulate
-from service.settings import Settings, get_settings
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -35,7 +35,8 @@ def _limit_body(app: FastAPI, limit: int) -> None:
     async def refuse_large_bodies(request: Request, call_next):
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            return JSONResponse({"detail": f"request body is {declared} bytes; the limit is {limit} bytes"}, status_code=413)
+            detail = f"request body is {declared} bytes; the limit is {limit} bytes"
+            return JSONResponse({"detail": detail}, status_code=413)
         return await call_next(request)
 
 
@@ -44,20 +45,23 @@ def _allow_origins(app: FastAPI, origins: str) -> None:
     allowed = [origin.strip() for origin in origins.split(",") if origin.strip()]
     if allowed:
         app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST", "DELETE"],
-                           allow_headers=["X-API-Key", "Content-Type"], expose_headers=["Retry-After", "Location", "X-Job-Id"])
+                           allow_headers=["X-API-Key", "Content-Type"],
+                           expose_headers=["Retry-After", "Location", "X-Job-Id"])
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
     app = FastAPI(
         title="D2C faces",
-        summary="Edit faces by attribute from a handful of examples (D2C: diffusion-decoding models with contrastive representations)",
+        summary="Edit faces by attribute from a handful of examples "
+                "(D2C: diffusion-decoding models with contrastive representations)",
         version="0.1.0",
     )
     app.state.settings = settings
     app.state.redis = Redis.from_url(settings.redis_url)
     app.state.metrics = CollectorRegistry()
     app.state.metrics.register(RedisStateCollector(app.state.redis))
+    errors.install(app)
     _limit_body(app, settings.max_request_bytes)
     rate_limit.install(app, app.state.redis, settings.rate_limit)
     _instrument(app, app.state.metrics)

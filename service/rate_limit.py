@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 from redis.exceptions import RedisError
 
-from service import keys
+from contract import keys
 
 WINDOW_SECONDS = 60
 LIMITED_METHODS = {"POST", "DELETE"}
@@ -45,6 +45,6 @@ def install(app: FastAPI, redis: Redis, limit: int) -> None:
             except RedisError:  # no Redis: the route itself answers why; the limit cannot be enforced anyway
                 wait = 0
             if wait:
-                return JSONResponse({"detail": f"rate limit: at most {limit} POST/DELETE requests per minute per client; "
-                                               f"retry after {wait} s"}, status_code=429, headers={"Retry-After": str(wait)})
+                detail = f"rate limit: at most {limit} POST/DELETE requests per minute per client; retry after {wait} s"
+                return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(wait)})
         return await call_next(request)

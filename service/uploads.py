@@ -1,10 +1,10 @@
-"""Reading multipart files within the byte limit and checking them, turning UploadError into HTTP errors."""
+"""Reading multipart files within the byte limit and checking them as images (refusals: contract.errors)."""
 from __future__ import annotations
 
 from fastapi import HTTPException, UploadFile
 
-from service.images import UploadError, inspect_upload
-from service.settings import Settings
+from contract.images import inspect_upload
+from contract.settings import ApiSettings
 
 
 def read_limited(upload: UploadFile, limit: int, label: str) -> bytes:
@@ -15,13 +15,10 @@ def read_limited(upload: UploadFile, limit: int, label: str) -> bytes:
     return data
 
 
-def checked_image(data: bytes, settings: Settings, label: str) -> bytes:
-    try:
-        inspect_upload(data, settings.max_upload_bytes, settings.max_upload_pixels, label)
-    except UploadError as error:
-        raise HTTPException(error.status, error.message) from error
+def checked_image(data: bytes, settings: ApiSettings, label: str) -> bytes:
+    inspect_upload(data, settings.max_upload_bytes, settings.max_upload_pixels, label)
     return data
 
 
-def read_image(upload: UploadFile, settings: Settings, label: str) -> bytes:
+def read_image(upload: UploadFile, settings: ApiSettings, label: str) -> bytes:
     return checked_image(read_limited(upload, settings.max_upload_bytes, label), settings, label)

@@ -1,8 +1,8 @@
 """An RQ SimpleWorker (models stay loaded in-process) that runs waiting manipulate jobs as one batch.
 
 When it takes a manipulate job it also claims up to batch_size - 1 more from the queue and registers them all
-as started, then computes them together and lets RQ perform each job normally; each job function just returns
-its precomputed outcome.
+as started, then computes them together and lets RQ perform each job normally; each job is handed its outcome
+(`BatchedJob.prepared`), which its job function returns.
 
 Claiming follows RQ's own dequeue protocol, so a worker killed at any instant loses nothing: LMOVE takes a job
 id into the queue's intermediate list (one atomic step, so exactly one worker wins it), and one MULTI/EXEC then
@@ -15,18 +15,33 @@ microseconds between that pop and its registration are RQ's window, not widened 
 from __future__ import annotations
 
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker, WorkerStatus
 
-from service import keys
+from contract.payloads import ManipulatePayload
 from workers import tasks
 from workers.orphans import expire_orphans
+from workers.runtime import Runtime
+
+
+class BatchedJob(Job):
+    """A job that may carry the outcome its batch computed: performing it passes that to the job function."""
+
+    prepared: tasks.EditOutcome | None = None
+
+    def _execute(self):
+        if self.prepared is None:
+            return super()._execute()
+        return self.func(*self.args, **self.kwargs, prepared=self.prepared)
 
 
 class BatchingWorker(SimpleWorker):
     batch_size = 8
+    job_class = BatchedJob
+    runtime: Runtime | None = None  # what batches run on; set by workers.process once the model is loaded
 
     def run_maintenance_tasks(self):
         expire_orphans(self.connection, self.queues)  # then RQ's cleanup retries them now, not minutes later
@@ -39,8 +54,9 @@ class BatchingWorker(SimpleWorker):
             job_id = self.connection.lmove(queue.key, queue.intermediate_queue_key, "LEFT", "RIGHT")
             if job_id is None:
                 break
-            job = queue.fetch_job(job_id.decode())
-            if job is None:  # deleted while waiting: nothing to run or to keep
+            try:
+                job = self.job_class.fetch(job_id.decode(), connection=self.connection, serializer=self.serializer)
+            except NoSuchJobError:  # deleted while waiting: nothing to run or to keep
                 self.connection.lrem(queue.intermediate_queue_key, 1, job_id)
                 continue
             claimed.append(job)
@@ -61,21 +77,26 @@ class BatchingWorker(SimpleWorker):
         self.executions[execution.id] = execution
         return execution
 
-    def execute_job(self, job: Job, queue: Queue):
-        if queue.name != keys.MANIPULATE_QUEUE or self.batch_size <= 1:
-            return super().execute_job(job, queue)
-        batch = [job, *self.claim_waiting(queue, self.batch_size - 1)]
-        executions = [self.register_started(member, queue) for member in batch]
-        edits = [tasks.Edit(member.id, **member.kwargs) for member in batch]
+    def run_batch(self, batch: list[Job], queue: Queue) -> dict[str, tasks.EditOutcome]:
+        """Each job's outcome, or none when the batch as a whole timed out or crashed."""
+        edits = [tasks.Edit(member.id, ManipulatePayload.model_validate(member.kwargs)) for member in batch]
         timeout = max(member.timeout or queue.DEFAULT_TIMEOUT for member in batch)
         try:
-            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
-                tasks.prepare_batch(edits)
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=batch[0].id):
+                return tasks.run_edits(self.runtime, edits)
         except JobTimeoutException:
             self.log.warning("batch of %d manipulate jobs timed out; running them one by one", len(batch))
         except Exception:  # e.g. Redis briefly away: each job then runs (and fails or retries) on its own
             self.log.exception("batch of %d manipulate jobs failed; running them one by one", len(batch))
-        for member, execution in zip(batch, executions):
+        return {}
+
+    def execute_job(self, job: Job, queue: Queue):
+        if queue.name != ManipulatePayload.QUEUE or self.batch_size <= 1 or self.runtime is None:
+            return super().execute_job(job, queue)
+        batch = [job, *self.claim_waiting(queue, self.batch_size - 1)]
+        executions = [self.register_started(member, queue) for member in batch]
+        outcomes = self.run_batch(batch, queue)
+        for member, execution in zip(batch, executions, strict=True):
+            member.prepared = outcomes.get(member.id)
             self.perform_job(member, queue, execution)
-        tasks.forget_batch([member.id for member in batch])
         self.set_state(WorkerStatus.IDLE)

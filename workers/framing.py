@@ -92,7 +92,8 @@ def choose_frame(pixels: np.ndarray, crop: str, detector: FaceDetector, fallback
 
 def _clipped(frame: Frame, height: int, width: int) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the part of `frame` that lies inside a height x width image."""
-    return max(frame.top, 0), min(frame.top + frame.height, height), max(frame.left, 0), min(frame.left + frame.width, width)
+    bottom, right = min(frame.top + frame.height, height), min(frame.left + frame.width, width)
+    return max(frame.top, 0), bottom, max(frame.left, 0), right
 
 
 def cut(pixels: np.ndarray, frame: Frame, resolution: int) -> np.ndarray:
@@ -100,7 +101,8 @@ def cut(pixels: np.ndarray, frame: Frame, resolution: int) -> np.ndarray:
     height, width = pixels.shape[:2]
     top, bottom, left, right = _clipped(frame, height, width)
     # only the frame's own pixels are padded, never the whole (possibly 40 MP) photo
-    padding = ((top - frame.top, frame.top + frame.height - bottom), (left - frame.left, frame.left + frame.width - right), (0, 0))
+    padding = ((top - frame.top, frame.top + frame.height - bottom),
+               (left - frame.left, frame.left + frame.width - right), (0, 0))
     region = np.pad(pixels[top:bottom, left:right], padding, mode="edge")
     resized = cv2.resize(region, (resolution, resolution), interpolation=cv2.INTER_AREA)
     return resized.astype(np.float32) / 255.0
@@ -117,7 +119,8 @@ def _mask(frame: Frame) -> np.ndarray:
 
 def paste(pixels: np.ndarray, frame: Frame, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """Add the upscaled residual `after - before` (model-resolution floats) into the photo inside `frame`."""
-    residual = cv2.resize(after - before, (frame.width, frame.height), interpolation=cv2.INTER_CUBIC) * _mask(frame) * 255.0
+    upscaled = cv2.resize(after - before, (frame.width, frame.height), interpolation=cv2.INTER_CUBIC)
+    residual = upscaled * _mask(frame) * 255.0
     top, bottom, left, right = _clipped(frame, *pixels.shape[:2])
     result = pixels.copy()
     if bottom <= top or right <= left:

@@ -6,12 +6,12 @@ import sys
 
 from redis import Redis
 
-from service import keys
-from service.settings import get_settings
+from contract import keys
+from contract.settings import WorkerSettings
 
 
 def main() -> int:
-    redis = Redis.from_url(get_settings().redis_url, socket_timeout=5)
+    redis = Redis.from_url(WorkerSettings().redis_url, socket_timeout=5)
     mine = redis.keys(keys.live_worker(f"{socket.gethostname()}-*"))
     return 0 if mine else 1
 

@@ -1,11 +1,13 @@
 """A short-lived Redis key per worker with models loaded: /readyz and the live-workers gauge count them."""
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from redis import Redis
+from redis.exceptions import RedisError
 
-from service import keys
+from contract import keys
 
 TTL_SECONDS = 15
 INTERVAL_SECONDS = 5
@@ -20,10 +22,8 @@ class Heartbeat(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            try:
+            with contextlib.suppress(RedisError):  # Redis briefly away: the key expires and readiness says so
                 self.redis.set(self.key, "1", ex=TTL_SECONDS)
-            except Exception:  # Redis briefly away: the key expires and readiness says so
-                pass
             self.stopped.wait(INTERVAL_SECONDS)
 
     def stop(self) -> None:

@@ -35,7 +35,7 @@ def with_onnx_networks(model: D2C, checkpoint: str | Path, device: str, threads:
     if missing:
         raise FileNotFoundError(f"--backend onnx needs {', '.join(f'{directory}/{name}.onnx' for name in missing)}; "
                                 f"run python -m model.export --checkpoint {checkpoint}")
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device.startswith("cuda") else ["CPUExecutionProvider"]
+    providers = [*(["CUDAExecutionProvider"] if device.startswith("cuda") else []), "CPUExecutionProvider"]
     # threads: the same cap as torch's (WORKER_THREADS), else each worker's sessions take every core
     sessions = {name: onnx_session(directory / f"{name}.onnx", threads, providers) for name in NETWORKS}
     model.encoder = OnnxNetwork(sessions["encoder"], ["image"], returns_pair=True)

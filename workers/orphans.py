@@ -11,7 +11,7 @@ from redis import Redis
 from rq import Queue
 from rq.executions import Execution
 
-from service import keys
+from contract import keys
 
 
 def expire_orphans(redis: Redis, queues: list[Queue]) -> int:

@@ -12,15 +12,16 @@ import torch
 from redis import Redis
 from rq.serializers import JSONSerializer
 
+from contract import keys
+from contract.settings import WorkerSettings
 from model.checkpoint import CheckpointError
-from service import keys
-from service.settings import get_settings
 from workers import runtime
 from workers.batching import BatchingWorker
 from workers.errors import STARTUP_FAILED
 from workers.heartbeat import Heartbeat
 
 MAINTENANCE_SECONDS = 10
+log = logging.getLogger("workers.process")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,9 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
-    settings = get_settings()
+    settings = WorkerSettings()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        logging.error("cannot start: --device %s but torch sees no CUDA GPU", args.device)
+        log.error("cannot start: --device %s but torch sees no CUDA GPU", args.device)
         sys.exit(STARTUP_FAILED)
     if settings.worker_threads:
         torch.set_num_threads(settings.worker_threads)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         env = runtime.Runtime(settings, redis, args.device, args.backend)
     except (CheckpointError, FileNotFoundError, RuntimeError) as error:
-        logging.error("cannot start: %s", error)
+        log.error("cannot start: %s", error)
         sys.exit(STARTUP_FAILED)
     runtime.install(env)
     env.publish_builtins()
@@ -55,10 +56,11 @@ def main(argv: list[str] | None = None) -> None:
     worker = BatchingWorker(list(keys.QUEUES), connection=redis, serializer=JSONSerializer, name=name,
                             worker_ttl=MAINTENANCE_SECONDS + 15, maintenance_interval=MAINTENANCE_SECONDS)
     worker.batch_size = settings.batch_size
+    worker.runtime = env
     heartbeat = Heartbeat(redis, name)
     heartbeat.start()
-    logging.info("worker %s ready: %s on %s (%s), built-ins %s", name, settings.checkpoint, args.device, args.backend,
-                 ", ".join(env.builtins) or "none")
+    log.info("worker %s ready: %s on %s (%s), built-ins %s", name, settings.checkpoint, args.device, args.backend,
+             ", ".join(env.builtins) or "none")
     try:
         worker.work(burst=args.burst, logging_level="INFO")
     finally:

@@ -11,15 +11,23 @@ from pathlib import Path
 import torch
 from redis import Redis
 
-from model.attributes import POOL_FILE, AttributeClassifier, builtin_directory, fit_binary, latent_covariance, load_unlabeled_pool
+from contract import attributes
+from contract.payloads import Condition
+from contract.settings import WorkerSettings
+from model.attributes import (
+    POOL_FILE,
+    AttributeClassifier,
+    builtin_directory,
+    fit_binary,
+    latent_covariance,
+    load_unlabeled_pool,
+)
 from model.checkpoint import load_model
-from service import attribute_store
-from service.settings import Settings
 from workers.errors import JobInputError
 from workers.framing import FaceDetector
 
 log = logging.getLogger(__name__)
-_installed: "Runtime | None" = None
+_installed: Runtime | None = None
 
 
 def load_builtins(checkpoint: str | Path) -> dict[str, AttributeClassifier]:
@@ -31,7 +39,7 @@ def load_builtins(checkpoint: str | Path) -> dict[str, AttributeClassifier]:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, redis: Redis, device: str = "cpu", backend: str = "torch"):
+    def __init__(self, settings: WorkerSettings, redis: Redis, device: str = "cpu", backend: str = "torch"):
         self.settings = settings
         self.redis = redis
         self.device = device
@@ -46,7 +54,7 @@ class Runtime:
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
         self._covariance: torch.Tensor | None = None
-        for name in attribute_store.names(redis):
+        for name in attributes.names(redis):
             if name not in self.builtins:
                 try:
                     self._refresh(name)
@@ -59,7 +67,8 @@ class Runtime:
         generator = torch.Generator().manual_seed(0)
         latents = self.model.encode(torch.rand(4, 3, self.resolution, self.resolution, generator=generator))
         self.model.decode(latents)
-        fit_binary("warm_up", torch.randn(6, *latents.shape[1:], generator=generator) + 1, torch.randn(6, *latents.shape[1:], generator=generator))
+        shape = (6, *latents.shape[1:])
+        fit_binary("warm_up", torch.randn(shape, generator=generator) + 1, torch.randn(shape, generator=generator))
 
     @property
     def resolution(self) -> int:
@@ -67,10 +76,10 @@ class Runtime:
 
     def publish_builtins(self) -> None:
         for name, classifier in self.builtins.items():
-            attribute_store.publish_builtin(self.redis, name, classifier.kind, classifier.metadata)
+            attributes.publish_builtin(self.redis, name, classifier.kind, classifier.metadata)
 
     def _refresh(self, name: str) -> AttributeClassifier | None:
-        stored = attribute_store.read_weights(self.redis, name)
+        stored = attributes.read_weights(self.redis, name)
         if stored is None:
             return None
         token, weights, info = stored
@@ -83,15 +92,15 @@ class Runtime:
         if name in self.builtins:
             return self.builtins[name]
         cached = self._user.get(name)
-        if cached is not None and cached[0] == attribute_store.fitted_by(self.redis, name):
+        if cached is not None and cached[0] == attributes.fitted_by(self.redis, name):
             return cached[1]
         classifier = self._refresh(name)
         if classifier is None:
             raise JobInputError(f"attribute {name!r} is not available (deleted, or not ready)", 409)
         return classifier
 
-    def conditions(self, pairs: list[list]) -> list[tuple[AttributeClassifier, bool]]:
-        return [(self.classifier(name), bool(target)) for name, target in pairs]
+    def conditions(self, conditions: list[Condition]) -> list[tuple[AttributeClassifier, bool]]:
+        return [(self.classifier(condition.name), condition.target) for condition in conditions]
 
     def unlabeled_pool(self) -> torch.Tensor:
         if self._pool is None:
@@ -99,7 +108,8 @@ class Runtime:
         return self._pool
 
     def latent_covariance(self) -> torch.Tensor | None:
-        """The checkpoint's latent covariance (from its unlabeled pool) that sets edit directions; None without a pool."""
+        """The checkpoint's latent covariance (from its unlabeled pool) that sets edit directions; None without
+        a pool."""
         if self._covariance is None and (Path(self.settings.checkpoint) / POOL_FILE).is_file():
             self._covariance = latent_covariance(self.unlabeled_pool())
         return self._covariance

@@ -1,32 +1,39 @@
-"""RQ job functions. Arguments are JSON: Redis keys of uploaded bytes and plain values, never pickles.
+"""RQ job functions, one per job kind in `contract.payloads`. RQ calls each with its payload's JSON arguments.
 
-Manipulate jobs are usually computed ahead in a batch by `workers.batching`; the job function then only
-hands back the stored outcome, so RQ's status, retry and result bookkeeping stays per job.
+Manipulate jobs are usually computed ahead in a batch by `workers.batching`, which passes each job its outcome
+as `prepared`; RQ's status, retry and result bookkeeping stays per job.
 """
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import torch
 from PIL import Image
 from rq import get_current_job
 
-from model.attributes import AttributeDefinitionError, fit_binary, fit_pu
+from contract import attributes, keys
+from contract.errors import UploadError, UploadTooLarge
+from contract.images import decode_upload, png_bytes
+from contract.metrics import record_job_seconds
+from contract.payloads import AttributePayload, GeneratePayload, ManipulatePayload
+from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu
 from model.images import to_uint8
 from model.manipulation import NoSampleAccepted, default_settings
 from model.manipulation import generate as generate_latents
 from model.manipulation import manipulate as manipulate_latents
-from service import attribute_store, keys
-from service.images import UploadError, decode_upload, png_bytes
-from service.job_metrics import record_job_seconds
 from workers import framing, runtime
 from workers.errors import JobInputError
+from workers.runtime import Runtime
 
 ENCODE_CHUNK = 64  # images per encoder call while fitting attributes
-_prepared: dict[str, dict | Exception] = {}  # job id -> outcome computed in a batch
+EditOutcome = dict | Exception  # the job's return value, or what it raises
+
+
+def _seconds_since(moment: datetime) -> float:
+    return (datetime.now(UTC) - moment.replace(tzinfo=moment.tzinfo or UTC)).total_seconds()
 
 
 def reported(kind: str):
@@ -51,23 +58,21 @@ def reported(kind: str):
             finally:
                 queued = job.enqueued_at or job.created_at
                 if queued is not None:
-                    waited = (datetime.now(timezone.utc) - queued.replace(tzinfo=queued.tzinfo or timezone.utc)).total_seconds()
-                    record_job_seconds(runtime.current().redis, kind, max(waited, 0.0))
+                    record_job_seconds(job.connection, kind, max(_seconds_since(queued), 0.0))
 
         return run
 
     return wrap
 
 
-def load_photo(key: str) -> np.ndarray:
-    env = runtime.current()
+def load_photo(env: Runtime, key: str) -> np.ndarray:
     data = env.redis.get(key)
     if data is None:
         raise JobInputError("the uploaded image expired before a worker took the job; upload it again", 410)
     try:
         image = decode_upload(data, env.settings.max_upload_bytes, env.settings.max_upload_pixels)
     except UploadError as error:
-        raise JobInputError(error.message, error.status) from error
+        raise JobInputError(error.message, 413 if isinstance(error, UploadTooLarge) else 422) from error
     return np.asarray(image, dtype=np.uint8)
 
 
@@ -79,8 +84,7 @@ def from_batch(images: torch.Tensor) -> np.ndarray:
     return images.detach().float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def store_pngs(job_id: str, pixels: list[np.ndarray]) -> list[str]:
-    env = runtime.current()
+def store_pngs(env: Runtime, job_id: str, pixels: list[np.ndarray]) -> list[str]:
     stored = []
     with env.redis.pipeline() as pipe:
         for index, image in enumerate(pixels):
@@ -91,97 +95,106 @@ def store_pngs(job_id: str, pixels: list[np.ndarray]) -> list[str]:
     return stored
 
 
-@dataclass
+@dataclass(frozen=True)
 class Edit:
     job_id: str
-    upload: str
-    conditions: list
-    strength: float
-    seed: int
-    crop: str
+    payload: ManipulatePayload
 
     @property
     def group(self) -> tuple:
         """Edits sharing this run as one model batch."""
-        return (tuple(map(tuple, self.conditions)), self.strength, self.seed)
+        return (tuple(self.payload.conditions), self.payload.strength, self.payload.seed)
 
 
-def run_edits(edits: list[Edit]) -> dict[str, dict | Exception]:
-    """Outcome per job id: {"results": [key]} or the exception to raise for it."""
-    env = runtime.current()
-    outcomes: dict[str, dict | Exception] = {}
-    ready: dict[tuple, list] = {}
-    for edit in edits:
-        try:
-            photo = load_photo(edit.upload)
-            frame = framing.choose_frame(photo, edit.crop, env.detector)
-            crop = framing.cut(photo, frame, env.resolution)
-            ready.setdefault(edit.group, []).append((edit, photo, frame, crop, env.conditions(edit.conditions)))
-        except JobInputError as error:
-            outcomes[edit.job_id] = error
-    for group in ready.values():
-        first = group[0][0]
-        try:
-            latents = env.model.encode(to_batch([item[3] for item in group]).to(env.model.device))
-            before = from_batch(env.model.decode(latents))
-            conditions = group[0][4]
-            # strength multiplies the attributes' tuned defaults (1 = as tuned when they were built)
-            edited = manipulate_latents(env.model, latents, conditions, default_settings(conditions, first.strength),
-                                        mode=env.settings.manipulation_mode, seed=first.seed)
-            after = from_batch(env.model.decode(edited))
-        except Exception as error:  # a crash of the shared batch fails (and retries) each of its jobs
-            outcomes.update({item[0].job_id: error for item in group})
-            continue
-        for index, (edit, photo, frame, _, _) in enumerate(group):
-            pasted = framing.paste(photo, frame, before[index], after[index])
-            outcomes[edit.job_id] = {"results": store_pngs(edit.job_id, [pasted]), "batch_size": len(group)}
+@dataclass
+class FramedEdit:
+    """An edit's photo, the frame cut from it, the model-resolution crop and the loaded conditions."""
+
+    edit: Edit
+    photo: np.ndarray
+    frame: framing.Frame
+    crop: np.ndarray
+    conditions: list[tuple[AttributeClassifier, bool]]
+
+
+def frame_edit(env: Runtime, edit: Edit) -> FramedEdit:
+    photo = load_photo(env, edit.payload.upload)
+    frame = framing.choose_frame(photo, edit.payload.crop, env.detector)
+    crop = framing.cut(photo, frame, env.resolution)
+    return FramedEdit(edit, photo, frame, crop, env.conditions(edit.payload.conditions))
+
+
+def edit_group(env: Runtime, group: list[FramedEdit]) -> dict[str, EditOutcome]:
+    """One model batch (encode, edit, decode) for edits sharing conditions, strength and seed; pastes each back."""
+    first, conditions = group[0].edit.payload, group[0].conditions
+    latents = env.model.encode(to_batch([item.crop for item in group]).to(env.model.device))
+    before = from_batch(env.model.decode(latents))
+    # strength multiplies the attributes' tuned defaults (1 = as tuned when they were built)
+    edited = manipulate_latents(env.model, latents, conditions, default_settings(conditions, first.strength),
+                                mode=env.settings.manipulation_mode, seed=first.seed)
+    after = from_batch(env.model.decode(edited))
+    outcomes: dict[str, EditOutcome] = {}
+    for index, item in enumerate(group):
+        pasted = framing.paste(item.photo, item.frame, before[index], after[index])
+        outcomes[item.edit.job_id] = {"results": store_pngs(env, item.edit.job_id, [pasted]), "batch_size": len(group)}
     return outcomes
 
 
-def prepare_batch(edits: list[Edit]) -> None:
-    _prepared.update(run_edits(edits))
+def run_edits(env: Runtime, edits: list[Edit]) -> dict[str, EditOutcome]:
+    """Outcome per job id: {"results": [key], "batch_size": n} or the exception to raise for it."""
+    outcomes: dict[str, EditOutcome] = {}
+    groups: dict[tuple, list[FramedEdit]] = {}
+    for edit in edits:
+        try:
+            groups.setdefault(edit.group, []).append(frame_edit(env, edit))
+        except JobInputError as error:
+            outcomes[edit.job_id] = error
+    for group in groups.values():
+        try:
+            outcomes.update(edit_group(env, group))
+        except Exception as error:  # noqa: BLE001 - a crash of the shared batch fails (and retries) each of its jobs
+            outcomes.update({item.edit.job_id: error for item in group})
+    return outcomes
 
 
-def forget_batch(job_ids: list[str]) -> None:
-    for job_id in job_ids:
-        _prepared.pop(job_id, None)
-
-
-@reported("manipulate")
-def manipulate(upload: str, conditions: list, strength: float = 1.0, seed: int = 0, crop: str = "face") -> dict:
-    job_id = get_current_job().id
-    outcome = _prepared.pop(job_id, None)
-    if outcome is None:
-        outcome = run_edits([Edit(job_id, upload, conditions, strength, seed, crop)])[job_id]
+@reported(ManipulatePayload.KIND)
+def manipulate(prepared: EditOutcome | None = None, **arguments) -> dict:
+    """`prepared`: this job's outcome when its batch already computed it."""
+    env, job = runtime.current(), get_current_job()
+    payload = ManipulatePayload.model_validate(arguments)
+    outcome = prepared if prepared is not None else run_edits(env, [Edit(job.id, payload)])[job.id]
     if isinstance(outcome, Exception):
         raise outcome
-    runtime.current().redis.delete(upload)  # only now: a job retried after its worker died mid-batch still has its photo
+    env.redis.delete(payload.upload)  # only now: a job retried after its worker died mid-batch still has its photo
     return outcome
 
 
-@reported("generate")
-def generate(conditions: list, count: int, seed: int = 0) -> dict:
-    env = runtime.current()
-    budget = env.settings.generate_budget_factor * count
+@reported(GeneratePayload.KIND)
+def generate(**arguments) -> dict:
+    env, job = runtime.current(), get_current_job()
+    payload = GeneratePayload.model_validate(arguments)
+    budget = env.settings.generate_budget_factor * payload.count
     try:
-        latents, acceptance = generate_latents(env.model, env.conditions(conditions), count, budget=budget, seed=seed)
+        latents, acceptance = generate_latents(env.model, env.conditions(payload.conditions), payload.count,
+                                               budget=budget, seed=payload.seed)
     except NoSampleAccepted as error:
         raise JobInputError(str(error)) from error
     pixels = list(to_uint8(env.model.decode(latents)))
-    return {"results": store_pngs(get_current_job().id, pixels), "acceptance_rate": acceptance}
+    return {"results": store_pngs(env, job.id, pixels), "acceptance_rate": acceptance}
 
 
-def encode_examples(upload_keys: list[str], crop: str, mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+def encode_examples(env: Runtime, upload_keys: list[str], crop: str,
+                    mirror: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """Latents of the examples, of their mirror images when asked (else None), and how many fell back to a centre
     crop for want of a detectable face."""
-    env = runtime.current()
     crops, fallbacks = [], 0
     for number, key in enumerate(upload_keys, start=1):
         try:
-            photo = load_photo(key)
+            photo = load_photo(env, key)
         except JobInputError as error:
             raise JobInputError(f"example {number}: {error.message}", error.status) from error
-        frame = framing.choose_frame(photo, crop, env.detector, fallback_to_center=True, detect_side=framing.EXAMPLE_DETECT_SIDE)
+        frame = framing.choose_frame(photo, crop, env.detector, fallback_to_center=True,
+                                     detect_side=framing.EXAMPLE_DETECT_SIDE)
         fallbacks += crop == "face" and frame == framing.center_frame(photo)
         crops.append(framing.cut(photo, frame, env.resolution))
     latents, mirrors = [], []
@@ -193,30 +206,36 @@ def encode_examples(upload_keys: list[str], crop: str, mirror: bool = False) -> 
     return torch.cat(latents).cpu(), torch.cat(mirrors).cpu() if mirror else None, fallbacks
 
 
-@reported("attribute")
-def fit_attribute(name: str, positive: list[str], negative: list[str], crop: str = "face", mirror: bool = False) -> dict:
-    env = runtime.current()
-    job = get_current_job()
+def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeClassifier, int]:
+    """The fitted classifier and how many examples fell back to a centre crop."""
+    mirror = payload.mirror and bool(payload.negative)  # binary attributes only
+    positives, positive_mirrors, fallbacks = encode_examples(env, payload.positive, payload.crop, mirror)
+    if not payload.negative:
+        return fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance()), fallbacks
+    negatives, negative_mirrors, negative_fallbacks = encode_examples(env, payload.negative, payload.crop, mirror)
+    classifier = fit_binary(payload.name, positives, negatives, covariance=env.latent_covariance(),
+                            mirrors=(positive_mirrors, negative_mirrors) if mirror else None)
+    return classifier, fallbacks + negative_fallbacks
+
+
+@reported(AttributePayload.KIND)
+def fit_attribute(**arguments) -> dict:
+    env, job = runtime.current(), get_current_job()
+    payload = AttributePayload.model_validate(arguments)
     try:
-        mirror = mirror and bool(negative)  # binary attributes only
-        positives, positive_mirrors, fallbacks = encode_examples(positive, crop, mirror)
-        negatives, negative_mirrors, negative_fallbacks = encode_examples(negative, crop, mirror) if negative else (None, None, 0)
-        if negatives is not None:
-            classifier = fit_binary(name, positives, negatives, covariance=env.latent_covariance(),
-                                    mirrors=(positive_mirrors, negative_mirrors) if mirror else None)
-        else:
-            classifier = fit_pu(name, positives, env.unlabeled_pool(), covariance=env.latent_covariance())
-    except (JobInputError, AttributeDefinitionError) as error:
+        classifier, fallbacks = fit_classifier(env, payload)
+    except (JobInputError, AttributeDefinitionError) as error:  # the version fails at once, without retries
         message = error.message if isinstance(error, JobInputError) else str(error)
-        attribute_store.fail_version(env.redis, name, job.id, message)
+        attributes.fail_version(env.redis, payload.name, job.id, message)
         raise JobInputError(message) from error
-    except Exception as error:
+    except Exception as error:  # a crash fails the version only once no retry is left
         if not job.retries_left:
-            attribute_store.fail_version(env.redis, name, job.id, f"internal error: {error}")
+            attributes.fail_version(env.redis, payload.name, job.id, f"internal error: {error}")
         raise
-    classifier.metadata.update(created_at=datetime.now(timezone.utc).isoformat(), job_id=job.id,
-                               no_face_center_crops=fallbacks + negative_fallbacks)
+    classifier.metadata.update(created_at=datetime.now(UTC).isoformat(), job_id=job.id, no_face_center_crops=fallbacks)
     weights, info = classifier.to_bytes()
-    current = attribute_store.finish_version(env.redis, name, job.id, classifier.kind, classifier.metadata, weights, info)
-    env.redis.delete(*positive, *negative)
-    return {"results": [], "attribute": name, "kind": classifier.kind, "current": current, "metadata": classifier.metadata}
+    current = attributes.finish_version(env.redis, payload.name, job.id, classifier.kind, classifier.metadata,
+                                        weights, info)
+    env.redis.delete(*payload.upload_keys())
+    return {"results": [], "attribute": payload.name, "kind": classifier.kind, "current": current,
+            "metadata": classifier.metadata}

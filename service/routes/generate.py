@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Response
 
-from service import errors, jobs, keys
+from contract import jobs
+from contract.payloads import GeneratePayload
+from service import errors
 from service.conditions import parse_conditions
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
+from service.schemas import Accepted
 
 router = APIRouter(tags=["generate"])
 
@@ -18,11 +20,12 @@ def generate(
     redis: RedisDep,
     settings: SettingsDep,
     _: ApiKeyDep,
+    response: Response,
     attr: Annotated[list[str], Query(min_length=1, description="attribute the faces must have; -NAME must not")],
     n: Annotated[int, Query(ge=1, le=64, description="how many faces")] = 8,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-):
-    conditions = parse_conditions(redis, attr)
-    arguments = {"conditions": conditions, "count": n, "seed": seed}
-    job = jobs.enqueue(redis, settings, keys.GENERATE_QUEUE, "workers.tasks.generate", "generate", arguments)
-    return JSONResponse(jobs.accepted(job), status_code=202, headers={"Location": f"/jobs/{job.id}"})
+) -> Accepted:
+    payload = GeneratePayload(conditions=parse_conditions(redis, attr), count=n, seed=seed)
+    state = jobs.enqueue(redis, settings, payload)
+    response.headers["Location"] = f"/jobs/{state.id}"
+    return Accepted.of(state)

@@ -4,37 +4,33 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from contract.metrics import live_workers
 from service.deps import RedisDep
-from service.job_metrics import live_workers
+from service.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
-
-
-class Readiness(BaseModel):
-    status: str
-    redis: bool
-    workers: int
-    detail: str | None = None
+NOT_READY = {503: {"model": Readiness, "description": "Redis unreachable or no worker ready"}}
 
 
 @router.get("/healthz")
-def healthz() -> dict:
-    return {"status": "ok"}
+def healthz() -> Health:
+    return Health(status="ok")
 
 
-@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "Redis unreachable or no worker ready"}})
+@router.get("/readyz", response_model=Readiness, responses=NOT_READY)
 def readyz(redis: RedisDep) -> JSONResponse:
     try:
         redis.ping()
         workers = live_workers(redis)
     except RedisError as error:
-        return JSONResponse({"status": "unavailable", "redis": False, "workers": 0, "detail": f"Redis unreachable: {error}"}, 503)
+        unreachable = Readiness(status="unavailable", redis=False, workers=0, detail=f"Redis unreachable: {error}")
+        return JSONResponse(unreachable.model_dump(), 503)
     if workers == 0:
-        return JSONResponse({"status": "unavailable", "redis": True, "workers": 0, "detail": "no worker has its models loaded"}, 503)
-    return JSONResponse({"status": "ready", "redis": True, "workers": workers})
+        idle = Readiness(status="unavailable", redis=True, workers=0, detail="no worker has its models loaded")
+        return JSONResponse(idle.model_dump(), 503)
+    return JSONResponse(Readiness(status="ready", redis=True, workers=workers).model_dump(exclude_none=True))
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

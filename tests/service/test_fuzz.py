@@ -11,10 +11,9 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from service import keys
+from contract import keys
 from service.main import create_app
-from tests.service.conftest import embedded_redis, make_settings
-from tests.service.workers.test_pool import publish_builtins
+from tests.deployment import embedded_redis, make_settings, publish_builtins
 
 EXAMPLES_PER_OPERATION = 260  # 8 operations take parameters (2,080 requests); 4 take none (one each)
 MINIMUM_REQUESTS = 2000

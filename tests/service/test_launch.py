@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from tests.service.conftest import ROOT
+from tests.deployment import ROOT
 
 START_SECONDS = 180
 

@@ -10,14 +10,15 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from service import jobs, keys
+from contract import jobs, keys
+from contract.errors import QueueFull
+from contract.payloads import GeneratePayload
 from service.main import create_app
-from tests.service.conftest import embedded_redis, make_settings
-from tests.service.images import png
-from tests.service.workers.test_pool import publish_builtins, queue_edit
+from tests.api_calls import queue_edit
+from tests.deployment import embedded_redis, make_settings, publish_builtins
+from tests.images import png
 
 
 @pytest.fixture()
@@ -51,10 +52,10 @@ def test_the_queue_bound_holds_under_concurrent_requests(fresh_redis, checkpoint
     def submit(index: int) -> int:
         start.wait()
         try:
-            jobs.enqueue(redis, settings, keys.GENERATE_QUEUE, "workers.tasks.generate", "generate", {"count": index})
+            jobs.enqueue(redis, settings, GeneratePayload(conditions=[], count=index))
             return 202
-        except HTTPException as refused:
-            return refused.status_code
+        except QueueFull:
+            return 429
 
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(submit, range(16)))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from tests.service.images import png
+from tests.images import png
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")

@@ -2,34 +2,15 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from fastapi.testclient import TestClient
 
-from service import attribute_store
+from contract import attributes
 from service.main import create_app
-from tests.service.conftest import make_settings
-from tests.service.images import examples_zip, png
-from tests.service.routes.test_manipulate import poll
-
-
-def files(field: str, count: int, seed: int = 0) -> list:
-    return [(field, (f"{field}{index}.png", png(seed=seed + index), "image/png")) for index in range(count)]
-
-
-def define(client, name: str, positives: int = 6, negatives: int = 6, seed: int = 0, **extra):
-    data = {"name": name, "crop": "center", **extra}
-    return client.post("/attributes", data=data, files=files("positive", positives, seed) + files("negative", negatives, seed + 50))
-
-
-def wait_ready(client, name: str, seconds: float = 120.0) -> dict:
-    deadline = time.monotonic() + seconds
-    while True:
-        record = client.get(f"/attributes/{name}").json()
-        if record["status"] != "training" or time.monotonic() > deadline:
-            return record
-        time.sleep(0.1)
+from tests.api_calls import define, files, poll, wait_ready
+from tests.deployment import make_settings
+from tests.images import examples_zip, png
 
 
 def test_builtins_are_listed_ready(client):
@@ -52,7 +33,7 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert 0.0 <= record["accuracy"] <= 1.0
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
     # the worker fits with the checkpoint's latent covariance; mirror images only when asked
-    info = json.loads(attribute_store.read_weights(redis, "freckles")[2])
+    info = json.loads(attributes.read_weights(redis, "freckles")[2])
     assert info["edit_metric"] == "covariance" and info["mirrored"] is False
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
@@ -63,7 +44,7 @@ def test_mirror_images_train_when_asked(client, redis):
     response = define(client, "mirrored", mirror="true")
     assert response.status_code == 202, response.text
     assert wait_ready(client, "mirrored")["status"] == "ready"
-    assert json.loads(attribute_store.read_weights(redis, "mirrored")[2])["mirrored"] is True
+    assert json.loads(attributes.read_weights(redis, "mirrored")[2])["mirrored"] is True
     assert define(client, "mirrored", mirror="maybe").status_code == 422
 
 
@@ -94,12 +75,10 @@ def test_reposting_makes_a_new_version(client):
 
 
 def test_training_attribute_is_a_409(client, redis):
-    from service import attribute_store
-
-    attribute_store.begin_version(redis, "halfway", "job-that-never-runs", {"positives": 5, "negatives": 0})
+    attributes.begin_version(redis, "halfway", "job-that-never-runs", {"positives": 5, "negatives": 0})
     response = client.post("/manipulate", params={"attr": "halfway"}, files={"image": ("p.png", png(), "image/png")})
     assert response.status_code == 409 and "still training" in response.json()["detail"]
-    attribute_store.delete(redis, "halfway")
+    attributes.delete(redis, "halfway")
 
 
 def test_delete_removes_an_attribute(client):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.images import decoded
-from tests.service.routes.test_manipulate import poll
+from tests.api_calls import poll
+from tests.images import decoded
 
 
 def test_generate_makes_n_pngs(client):
@@ -25,18 +25,18 @@ def test_a_condition_nothing_satisfies_fails_with_a_reason(client, redis):
     # a classifier with probability ~0 everywhere, written straight to Redis after the worker started
     import torch
 
+    from contract import attributes
     from model.attributes import AttributeClassifier
-    from service import attribute_store
-    from tests.service.conftest import TINY
+    from tests.deployment import TINY
 
     never = AttributeClassifier("never", "binary", torch.zeros(TINY.latent_channels * TINY.latent_size**2), -50.0, TINY.latent_shape)
-    attribute_store.begin_version(redis, "never", "hand-made", {"positives": 2, "negatives": 2})
-    assert attribute_store.finish_version(redis, "never", "hand-made", "binary", {}, *never.to_bytes())
+    attributes.begin_version(redis, "never", "hand-made", {"positives": 2, "negatives": 2})
+    assert attributes.finish_version(redis, "never", "hand-made", "binary", {}, *never.to_bytes())
     response = client.post("/generate", params={"attr": "never", "n": 2})
     status = poll(client, response.json()["job_id"])
     assert status["status"] == "failed"
     assert "no sample was accepted" in status["error"]
-    attribute_store.delete(redis, "never")
+    attributes.delete(redis, "never")
 
 
 @pytest.mark.parametrize("params, status", [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from tests.service.images import png
+from tests.images import png
 
 
 def test_healthz(client):
@@ -52,7 +52,7 @@ def test_not_ready_when_redis_is_unreachable(settings):
     from fastapi.testclient import TestClient
 
     from service.main import create_app
-    from tests.service.conftest import make_settings
+    from tests.deployment import make_settings
 
     broken = create_app(make_settings("redis://127.0.0.1:1/0", settings.checkpoint))
     with TestClient(broken) as client:

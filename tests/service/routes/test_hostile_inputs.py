@@ -9,8 +9,8 @@ import zlib
 
 import pytest
 
-from tests.service.images import encoded, picture, png
-from tests.service.routes.test_manipulate import poll, post
+from tests.api_calls import poll, post_photo
+from tests.images import encoded, picture, png
 
 
 def png_bomb(width: int = 30000, height: int = 30000) -> bytes:
@@ -76,19 +76,19 @@ def no_files_written(tmp_path, monkeypatch):
     (exif_heavy_png(), 422, "EXIF"),
 ])
 def test_hostile_images_are_refused_with_a_reason(client, no_files_written, data, status, fragment):
-    response = post(client, data, {"attr": "smiling", "crop": "none"}, "../../x.png")
+    response = post_photo(client, data, {"attr": "smiling", "crop": "none"}, "../../x.png")
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
 
 
 def test_a_50_mb_body_is_refused(client, no_files_written):
-    response = post(client, b"\x89PNG\r\n\x1a\n" + bytes(50 * 1024 * 1024), {"attr": "smiling"})
+    response = post_photo(client, b"\x89PNG\r\n\x1a\n" + bytes(50 * 1024 * 1024), {"attr": "smiling"})
     assert response.status_code == 413 and "limit" in response.json()["detail"]
 
 
 def test_malformed_exif_is_ignored_and_the_edit_still_runs(client):
     garbage = b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(60_000)
-    response = post(client, encoded(picture(40, 40), "JPEG", exif=garbage), {"attr": "smiling", "crop": "none"}, "e.jpg")
+    response = post_photo(client, encoded(picture(40, 40), "JPEG", exif=garbage), {"attr": "smiling", "crop": "none"}, "e.jpg")
     assert response.status_code == 202, response.text
     assert poll(client, response.json()["job_id"])["status"] == "finished"
 
@@ -142,5 +142,5 @@ def test_ten_thousand_example_files_are_refused(client, no_files_written):
 
 def test_the_worker_survived_every_hostile_input(client, worker):
     assert worker.poll() is None
-    response = post(client, png(seed=11), {"attr": "smiling", "crop": "none", "wait": 60})
+    response = post_photo(client, png(seed=11), {"attr": "smiling", "crop": "none", "wait": 60})
     assert response.status_code == 200, response.text

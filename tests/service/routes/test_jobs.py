@@ -1,9 +1,9 @@
 """GET /jobs/{id} and its results: shape, unknown ids, results of unfinished or image-less jobs."""
 from __future__ import annotations
 
-from tests.service.images import png
-from tests.service.routes.test_attributes import define
-from tests.service.routes.test_manipulate import poll
+from contract import jobs, keys
+from tests.api_calls import define, poll
+from tests.images import png
 
 
 def test_job_status_has_the_documented_fields(client):
@@ -44,16 +44,12 @@ def test_results_expire_and_uploads_are_removed_once_done(client, redis, setting
     job_id = client.post("/manipulate", params={"attr": "smiling", "crop": "none"},
                          files={"image": ("p.png", png(), "image/png")}).json()["job_id"]
     assert poll(client, job_id)["status"] == "finished"
-    from service import jobs
-
     job = jobs.fetch(redis, job_id)
     assert 0 < redis.ttl(jobs.result_keys(job)[0]) <= settings.result_ttl
     assert redis.exists(job.kwargs["upload"]) == 0
 
 
 def test_a_job_past_its_timeout_is_stopped_and_shown_failed(client, redis, settings):
-    from service import jobs, keys
-
     slow = jobs.queue(redis, keys.GENERATE_QUEUE).enqueue("time.sleep", args=[30], job_timeout=1, meta={"kind": "generate"})
     status = poll(client, slow.id, seconds=60)
     assert status["status"] == "failed"

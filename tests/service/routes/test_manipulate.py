@@ -1,28 +1,14 @@
 """POST /manipulate: async and ?wait=, crops, attribute conditions, and every refused input."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.service.images import decoded, encoded, face_photo, picture, png
-
-
-def poll(client, job_id: str, seconds: float = 120.0) -> dict:
-    deadline = time.monotonic() + seconds
-    while True:
-        body = client.get(f"/jobs/{job_id}").json()
-        if body["status"] in ("finished", "failed") or time.monotonic() > deadline:
-            return body
-        time.sleep(0.1)
-
-
-def post(client, data: bytes, params, filename: str = "photo.png"):
-    return client.post("/manipulate", params=params, files={"image": (filename, data, "application/octet-stream")})
+from tests.api_calls import poll, post_photo
+from tests.images import decoded, encoded, face_photo, picture, png
 
 
 def test_async_job_finishes_with_a_png_of_the_original_size(client):
-    response = post(client, png(60, 44), {"attr": "smiling", "crop": "center"})
+    response = post_photo(client, png(60, 44), {"attr": "smiling", "crop": "center"})
     assert response.status_code == 202, response.text
     body = response.json()
     assert set(body) == {"job_id", "status", "status_url", "result_url"}
@@ -33,7 +19,7 @@ def test_async_job_finishes_with_a_png_of_the_original_size(client):
 
 
 def test_wait_returns_the_png_directly(client):
-    response = post(client, png(40, 40, seed=3), {"attr": ["smiling", "-blond_pu"], "crop": "none", "wait": 60, "strength": 2})
+    response = post_photo(client, png(40, 40, seed=3), {"attr": ["smiling", "-blond_pu"], "crop": "none", "wait": 60, "strength": 2})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert decoded(response.content).size == (40, 40)
@@ -41,8 +27,8 @@ def test_wait_returns_the_png_directly(client):
 
 def test_edit_changes_the_photo_and_strength_zero_keeps_it(client):
     original = png(32, 32, seed=5)
-    kept = post(client, original, {"attr": "smiling", "crop": "none", "wait": 60, "strength": 0})
-    edited = post(client, original, {"attr": "smiling", "crop": "none", "wait": 60, "strength": 5})
+    kept = post_photo(client, original, {"attr": "smiling", "crop": "none", "wait": 60, "strength": 0})
+    edited = post_photo(client, original, {"attr": "smiling", "crop": "none", "wait": 60, "strength": 5})
     assert kept.status_code == edited.status_code == 200
     assert decoded(kept.content).tobytes() == decoded(original).tobytes()
     assert decoded(edited.content).tobytes() != decoded(original).tobytes()
@@ -52,7 +38,7 @@ def test_face_crop_edits_inside_the_face_and_keeps_the_rest(client):
     photo = face_photo()
     if photo is None:
         pytest.skip("needs ../shared/data/celeba64 for a real face photo")
-    response = post(client, photo, {"attr": "smiling", "crop": "face", "wait": 60, "strength": 5}, "face.jpg")
+    response = post_photo(client, photo, {"attr": "smiling", "crop": "face", "wait": 60, "strength": 5}, "face.jpg")
     assert response.status_code == 200, response.text
     before, after = decoded(photo).convert("RGB"), decoded(response.content).convert("RGB")
     assert after.size == before.size
@@ -62,7 +48,7 @@ def test_face_crop_edits_inside_the_face_and_keeps_the_rest(client):
 
 
 def test_no_face_is_a_422_saying_so(client):
-    response = post(client, png(64, 64, seed=9), {"attr": "smiling", "crop": "face", "wait": 60})
+    response = post_photo(client, png(64, 64, seed=9), {"attr": "smiling", "crop": "face", "wait": 60})
     assert response.status_code == 422
     assert "no face" in response.json()["detail"]
     assert response.json()["status"] == "failed"
@@ -72,7 +58,7 @@ def test_exif_orientation_is_honoured(client):
     image = picture(50, 30, seed=4)
     exif = image.getexif()
     exif[0x0112] = 6  # rotate 90 degrees on display
-    response = post(client, encoded(image, "JPEG", exif=exif), {"attr": "smiling", "crop": "none", "wait": 60}, "r.jpg")
+    response = post_photo(client, encoded(image, "JPEG", exif=exif), {"attr": "smiling", "crop": "none", "wait": 60}, "r.jpg")
     assert response.status_code == 200, response.text
     assert decoded(response.content).size == (30, 50)
 
@@ -83,18 +69,18 @@ def test_unusual_modes_are_converted(client, mode):
     if mode == "I;16":
         image = image.convert("L").convert("I").point(lambda value: value * 256).convert("I;16")
     data = encoded(image, "JPEG" if mode == "CMYK" else "PNG")
-    response = post(client, data, {"attr": "smiling", "crop": "none", "wait": 60})
+    response = post_photo(client, data, {"attr": "smiling", "crop": "none", "wait": 60})
     assert response.status_code == 200, response.text
     assert decoded(response.content).mode == "RGB"
 
 
 def test_webp_is_accepted(client):
-    response = post(client, encoded(picture(40, 40, seed=8), "WEBP"), {"attr": "smiling", "crop": "center"}, "x.webp")
+    response = post_photo(client, encoded(picture(40, 40, seed=8), "WEBP"), {"attr": "smiling", "crop": "center"}, "x.webp")
     assert response.status_code == 202, response.text
 
 
 def test_unknown_attribute_is_a_404_naming_the_known_ones(client):
-    response = post(client, png(), {"attr": "wings"})
+    response = post_photo(client, png(), {"attr": "wings"})
     assert response.status_code == 404
     assert "wings" in response.json()["detail"] and "smiling" in response.json()["detail"]
 
@@ -108,7 +94,7 @@ def test_unknown_attribute_is_a_404_naming_the_known_ones(client):
     ({}, "attr"),
 ])
 def test_bad_parameters_are_422(client, params, fragment):
-    response = post(client, png(), params)
+    response = post_photo(client, png(), params)
     assert response.status_code == 422
     assert fragment in response.text
 
@@ -128,7 +114,7 @@ def test_missing_image_is_422(client):
     (encoded(picture(4, 4)), 422, "at least 8x8"),
 ])
 def test_bad_images_are_refused_with_a_reason(client, data, status, fragment):
-    response = post(client, data, {"attr": "smiling"})
+    response = post_photo(client, data, {"attr": "smiling"})
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.service.images import CELEBA
+from tests.images import CELEBA
 from workers.errors import JobInputError
 from workers.framing import FaceDetector, Frame, center_frame, choose_frame, cut, paste, whole_frame
 

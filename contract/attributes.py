@@ -6,41 +6,27 @@ if its job is still the latest version's (no newer post, no delete meanwhile), s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 
 from redis import Redis, WatchError
 
-from service import keys
+from contract import keys
 
 TRAINING, READY, FAILED = "training", "ready", "failed"
+NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _decode(record: dict) -> dict:
-    return {key.decode() if isinstance(key, bytes) else key: value.decode() if isinstance(value, bytes) else value for key, value in record.items()}
+    return {_text(key): _text(value) for key, value in record.items()}
 
 
-def public_view(record: dict) -> dict:
-    """The JSON the API returns for one attribute."""
-    metadata = json.loads(record.get("metadata") or "{}")
-    return {
-        "name": record["name"],
-        "status": record["status"],
-        "kind": record.get("kind") or None,
-        "builtin": record.get("builtin") == "1",
-        "version": int(record.get("version") or 0),
-        "counts": {key: metadata.get(key) for key in ("positives", "negatives", "unlabeled") if key in metadata}
-        or json.loads(record.get("counts") or "{}"),
-        "accuracy": metadata.get("cv_accuracy"),
-        "error": record.get("error") or None,
-        "job_id": record.get("job_id") or None,
-        "created_at": record.get("created_at") or None,
-        "updated_at": record.get("updated_at") or None,
-        "metadata": metadata,
-    }
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def get(redis: Redis, name: str) -> dict | None:
@@ -87,7 +73,8 @@ def _if_current(redis: Redis, name: str, job_id: str, update) -> bool:
                 continue
 
 
-def finish_version(redis: Redis, name: str, job_id: str, kind: str, metadata: dict, weights: bytes, info: bytes) -> bool:
+def finish_version(redis: Redis, name: str, job_id: str, kind: str, metadata: dict, weights: bytes,
+                   info: bytes) -> bool:
     def update(pipe):
         pipe.set(keys.attribute_weights(name), weights)
         pipe.set(keys.attribute_info(name), info)

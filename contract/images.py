@@ -1,4 +1,4 @@
-"""Upload checks and decoding with Pillow only (shared by the API and the workers, no numpy or torch).
+"""Image checks, decoding and PNG encoding with Pillow only (the API checks uploads, the workers decode them).
 
 `inspect_upload` reads just the header, so byte and pixel limits are enforced before any pixel is decoded.
 """
@@ -10,17 +10,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from contract.errors import UploadTooLarge, UploadUnreadable
+
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_EXIF_BYTES = 65536  # what one JPEG APP1 segment can hold; PNG and WebP could carry more
-
-
-class UploadError(ValueError):
-    """A refused upload; `status` is the HTTP code (413 too large, 422 unreadable)."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -36,25 +29,25 @@ def _open(data: bytes, label: str) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=list(FORMATS))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise UploadError(413, f"{label}: {error}") from error
+        raise UploadTooLarge(f"{label}: {error}") from error
     except UnidentifiedImageError as error:
-        raise UploadError(422, f"{label} is not a JPEG, PNG or WebP image") from error
+        raise UploadUnreadable(f"{label} is not a JPEG, PNG or WebP image") from error
 
 
 def _checked(data: bytes, max_bytes: int, max_pixels: int, label: str) -> Image.Image:
     """The lazily opened image, once size, format and pixel count pass (only the header is read)."""
     if len(data) > max_bytes:
-        raise UploadError(413, f"{label} is {len(data)} bytes; the limit is {max_bytes} bytes")
+        raise UploadTooLarge(f"{label} is {len(data)} bytes; the limit is {max_bytes} bytes")
     if not data:
-        raise UploadError(422, f"{label} is empty")
+        raise UploadUnreadable(f"{label} is empty")
     image = _open(data, label)
     width, height = image.size
     if width * height > max_pixels:
-        raise UploadError(413, f"{label} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels")
+        raise UploadTooLarge(f"{label} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels")
     if width < 8 or height < 8:
-        raise UploadError(422, f"{label} is {width}x{height}; images must be at least 8x8 pixels")
+        raise UploadUnreadable(f"{label} is {width}x{height}; images must be at least 8x8 pixels")
     if image.format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
-        raise UploadError(422, f"{label} is animated ({image.n_frames} frames); send a still photo")
+        raise UploadUnreadable(f"{label} is animated ({image.n_frames} frames); send a still photo")
     return image
 
 
@@ -62,18 +55,18 @@ def _check_metadata(image: Image.Image, label: str) -> None:
     """EXIF is only read for the orientation: refuse blocks too large or too broken for that."""
     exif = image.info.get("exif") or b""
     if len(exif) > MAX_EXIF_BYTES:
-        raise UploadError(422, f"{label} has {len(exif)} bytes of EXIF metadata; the limit is {MAX_EXIF_BYTES} bytes")
+        raise UploadUnreadable(f"{label} has {len(exif)} bytes of EXIF metadata; the limit is {MAX_EXIF_BYTES} bytes")
     try:
         image.getexif().get(0x0112)
     except Exception as error:  # Pillow raises assorted errors on malformed EXIF
-        raise UploadError(422, f"{label} has unreadable EXIF metadata: {error}") from error
+        raise UploadUnreadable(f"{label} has unreadable EXIF metadata: {error}") from error
 
 
 def _load(image: Image.Image, label: str) -> None:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as error:
-        raise UploadError(422, f"{label} is corrupt or truncated: {error}") from error
+        raise UploadUnreadable(f"{label} is corrupt or truncated: {error}") from error
 
 
 def inspect_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "image") -> UploadInfo:

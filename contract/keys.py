@@ -1,4 +1,4 @@
-"""Redis key names and queue names shared by the API and the workers."""
+"""Redis key names and queue names."""
 from __future__ import annotations
 
 PREFIX = "d2c"

