@@ -13,8 +13,8 @@ from pathlib import Path
 from bench.deployment import embedded_redis
 from bench.table import Row, Target, not_measured
 from bench.timing import timed
-from service import jobs
-from service.settings import Settings
+from contract import jobs
+from contract.settings import Settings
 from workers import runtime, tasks
 
 BACKENDS = ("torch", "onnx")

@@ -16,8 +16,8 @@ from rq import Queue, Retry, Worker
 
 from bench.deployment import READY_SECONDS, ROOT, embedded_redis, service_environment, stop
 from bench.table import Row, Target
-from service import jobs, keys
-from service.settings import Settings
+from contract import jobs, keys
+from contract.settings import Settings
 
 JOBS = 16
 TARGET = Target(">=", 3)

@@ -14,7 +14,7 @@ import httpx
 
 from bench.table import Row, Target
 from bench.timing import median_seconds, percentile, timed
-from service.settings import Settings
+from contract.settings import Settings
 
 CONCURRENCY = 16
 THROUGHPUT_TARGET = Target(">=", 0.8)

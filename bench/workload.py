@@ -20,7 +20,7 @@ from model.checkpoint import load_model
 from model.d2c import D2C
 from model.data import DatasetError, FaceDataset, load_dataset
 from model.manipulation import default_settings, manipulate
-from service.settings import Settings
+from contract.settings import Settings
 
 FACES_LOADED = 256  # test faces kept for the speed rows; the quality row loads its own
 
