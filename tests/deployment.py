@@ -28,8 +28,9 @@ def embedded_redis(directory: Path) -> tuple[EmbeddedRedis, str]:
 
 def make_settings(redis_url: str, checkpoint: Path, **overrides) -> Settings:
     """Both sides' settings: the app is built from them and the worker processes read them from the environment."""
-    values = dict(redis_url=redis_url, checkpoint=str(checkpoint), max_upload_bytes=200_000, max_upload_pixels=1_000_000,
-                  max_examples=120, max_zip_bytes=2_000_000, batch_size=4, worker_threads=1, job_retries=1, rate_limit=0)
+    values = {"redis_url": redis_url, "checkpoint": str(checkpoint), "max_upload_bytes": 200_000,
+              "max_upload_pixels": 1_000_000, "max_examples": 120, "max_zip_bytes": 2_000_000, "batch_size": 4,
+              "worker_threads": 1, "job_retries": 1, "rate_limit": 0}
     return Settings(**{**values, **overrides})
 
 
@@ -72,7 +73,16 @@ def publish_builtins(settings: Settings, redis) -> None:
 
 def worker_child(supervisor: subprocess.Popen) -> int:
     """The one worker process a `python -m workers --count 1` supervisor runs."""
-    ps = subprocess.run(["ps", "-o", "pid=", "--ppid", str(supervisor.pid)], capture_output=True, text=True, check=False)
-    children = ps.stdout.split()
+    command = ["ps", "-o", "pid=", "--ppid", str(supervisor.pid)]
+    children = subprocess.run(command, capture_output=True, text=True, check=False).stdout.split()
     assert len(children) == 1, children
     return int(children[0])
+
+
+def packages_loaded_by(modules: str) -> set[str]:
+    """Top-level packages in sys.modules after a fresh interpreter imports `modules` (comma-separated)."""
+    probe = f"import sys, {modules}\nprint(' '.join(sorted({{name.split('.')[0] for name in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())

@@ -38,14 +38,16 @@ def face_photo() -> bytes | None:
     return encoded(canvas, "JPEG", quality=92)
 
 
-def examples_zip(labels: dict[str, str], extra: dict[str, bytes] | None = None, labels_text: str | None = None) -> bytes:
+def examples_zip(labels: dict[str, str], extra: dict[str, bytes] | None = None,
+                 labels_text: str | None = None) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for index, name in enumerate(labels):
             archive.writestr(name, png(seed=100 + index))
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
-        text = labels_text if labels_text is not None else "file,label\n" + "".join(f"{n},{l}\n" for n, l in labels.items())
+        rows = "".join(f"{name},{label}\n" for name, label in labels.items())
+        text = labels_text if labels_text is not None else "file,label\n" + rows
         archive.writestr("labels.csv", text)
     return buffer.getvalue()
 

@@ -59,8 +59,10 @@ def test_service_package_never_imports_torch_model_or_workers():
         "    importlib.import_module(module.name)\n"
         "from service.main import create_app\n"
         "create_app()\n"
-        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('torch', 'model', 'workers', 'numpy', 'cv2')))\n"
+        "heavy = ('torch', 'model', 'workers', 'numpy', 'cv2')\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in heavy))\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

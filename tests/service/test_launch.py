@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 from tests.deployment import ROOT
 
@@ -29,8 +30,14 @@ def readiness(url: str) -> int:
         return 0
 
 
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
 def children_of(pid: int) -> list[int]:
-    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
     return [int(line) for line in result.stdout.split()]
 
 
@@ -57,6 +64,6 @@ def test_launch_serves_until_ctrl_c_and_then_stops_what_it_started(checkpoint):
     assert f"http://127.0.0.1:{port}/" in output
     assert launcher.returncode == 0, output
     deadline = time.monotonic() + 30
-    while any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in started):
+    while any(alive(pid) for pid in started):
         assert time.monotonic() < deadline, "processes started by the launcher outlived it"
         time.sleep(0.2)

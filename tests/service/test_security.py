@@ -11,10 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
+from rq.exceptions import DeserializationError
 
 from contract import jobs, keys
 from contract.errors import QueueFull
-from contract.payloads import GeneratePayload
+from contract.payloads import GeneratePayload, ManipulatePayload
 from service.main import create_app
 from tests.api_calls import queue_edit
 from tests.deployment import embedded_redis, make_settings, publish_builtins
@@ -99,15 +100,18 @@ def test_job_payloads_are_json_and_a_planted_pickle_is_never_loaded(fresh_redis,
         job_id = queue_edit(client)
         redis = client.app.state.redis
         payload = json.loads(zlib.decompress(redis.hget(f"rq:job:{job_id}", "data")))
-        assert payload[0] == "workers.tasks.manipulate" and re.fullmatch(r"d2c:upload:[0-9a-f]{32}", payload[3]["upload"])
+        assert payload[0] == ManipulatePayload.TASK == "workers.tasks.manipulate"
+        assert re.fullmatch(r"d2c:upload:[0-9a-f]{32}", payload[3]["upload"])
         redis.hset(f"rq:job:{job_id}", "data", zlib.compress(pickle.dumps(Exploit())))
         assert client.get(f"/jobs/{job_id}").status_code in (200, 404)  # status needs no payload; never a 5xx
-        with pytest.raises(Exception):
-            jobs.fetch(redis, job_id).kwargs  # how a worker reads arguments: JSON, so the pickle is refused
+        planted = jobs.fetch(redis, job_id)
+        with pytest.raises(DeserializationError):
+            _ = planted.kwargs  # how a worker reads arguments: JSON, so the pickle is refused
     assert not marker.exists()
 
 
-def test_uploads_are_stored_under_server_made_keys_whatever_the_file_name(fresh_redis, checkpoint, tmp_path, monkeypatch):
+def test_uploads_are_stored_under_server_made_keys_whatever_the_file_name(fresh_redis, checkpoint, tmp_path,
+                                                                         monkeypatch):
     working = tmp_path / "cwd"
     working.mkdir()
     monkeypatch.chdir(working)

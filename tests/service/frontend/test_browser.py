@@ -13,7 +13,8 @@ import uvicorn
 from tests.images import png
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
+                                reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
 TIMEOUT_MS = 120_000
 
 
@@ -38,7 +39,8 @@ def page(base_url):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                                             args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                   "--disable-background-networking"])
         page = browser.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(base_url)
@@ -47,11 +49,13 @@ def page(base_url):
 
 
 def image_files(prefix: str, count: int, seed: int) -> list[dict]:
-    return [{"name": f"{prefix}{index}.png", "mimeType": "image/png", "buffer": png(seed=seed + index)} for index in range(count)]
+    return [{"name": f"{prefix}{index}.png", "mimeType": "image/png", "buffer": png(seed=seed + index)}
+            for index in range(count)]
 
 
 def edited_image_source(page) -> str:
-    page.wait_for_function("() => { const img = document.getElementById('after'); return !img.hidden && img.naturalWidth > 0; }")
+    page.wait_for_function("() => { const img = document.getElementById('after'); "
+                           "return !img.hidden && img.naturalWidth > 0; }")
     return page.get_attribute("#after", "src")
 
 

@@ -29,7 +29,8 @@ def test_a_condition_nothing_satisfies_fails_with_a_reason(client, redis):
     from model.attributes import AttributeClassifier
     from tests.deployment import TINY
 
-    never = AttributeClassifier("never", "binary", torch.zeros(TINY.latent_channels * TINY.latent_size**2), -50.0, TINY.latent_shape)
+    weights = torch.zeros(TINY.latent_channels * TINY.latent_size**2)
+    never = AttributeClassifier("never", "binary", weights, -50.0, TINY.latent_shape)
     attributes.begin_version(redis, "never", "hand-made", {"positives": 2, "negatives": 2})
     assert attributes.finish_version(redis, "never", "hand-made", "binary", {}, *never.to_bytes())
     response = client.post("/generate", params={"attr": "never", "n": 2})

@@ -25,7 +25,8 @@ def metric(text: str, name: str, **labels) -> float:
 
 
 def test_metrics_count_requests_jobs_queues_and_workers(client):
-    client.post("/manipulate", params={"attr": "smiling", "crop": "none", "wait": 60}, files={"image": ("p.png", png(), "image/png")})
+    client.post("/manipulate", params={"attr": "smiling", "crop": "none", "wait": 60},
+                files={"image": ("p.png", png(), "image/png")})
     text = client.get("/metrics").text
     assert metric(text, "d2c_http_requests_total", method="POST", route="/manipulate", status="200") >= 1
     assert metric(text, "d2c_job_seconds_count", kind="manipulate") >= 1

@@ -88,7 +88,8 @@ def test_a_50_mb_body_is_refused(client, no_files_written):
 
 def test_malformed_exif_is_ignored_and_the_edit_still_runs(client):
     garbage = b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(60_000)
-    response = post_photo(client, encoded(picture(40, 40), "JPEG", exif=garbage), {"attr": "smiling", "crop": "none"}, "e.jpg")
+    photo = encoded(picture(40, 40), "JPEG", exif=garbage)
+    response = post_photo(client, photo, {"attr": "smiling", "crop": "none"}, "e.jpg")
     assert response.status_code == 202, response.text
     assert poll(client, response.json()["job_id"])["status"] == "finished"
 
@@ -111,9 +112,11 @@ def test_hostile_parameters_are_422(client, path, params, fragment):
     assert fragment in response.text
 
 
-@pytest.mark.parametrize("name", ["x" * 10_000, "smiling\n", " smiling", "SMILING", "ｓｍｉｌｉｎｇ", "smi\u200bling", "café", "../../etc"])
+@pytest.mark.parametrize("name", ["x" * 10_000, "smiling\n", " smiling", "SMILING", "ｓｍｉｌｉｎｇ",
+                                  "smi\u200bling", "café", "../../etc"])
 def test_overlong_and_unicode_attribute_names_are_refused(client, name):
-    response = client.post("/attributes", data={"name": name}, files=[("positive", (f"{i}.png", png(seed=i), "image/png")) for i in range(5)])
+    positives = [("positive", (f"{i}.png", png(seed=i), "image/png")) for i in range(5)]
+    response = client.post("/attributes", data={"name": name}, files=positives)
     assert response.status_code == 422 and "must match" in response.json()["detail"]
 
 
@@ -126,7 +129,8 @@ def test_overlong_and_unicode_attribute_names_are_refused(client, name):
     (zip_of({"labels.csv": b"0.png,1\n", **{f"{i}.png": b"x" for i in range(10_000)}}), 413, "10001 files"),
 ])
 def test_hostile_example_zips_are_refused(client, no_files_written, archive, status, fragment):
-    response = client.post("/attributes", data={"name": "from_hostile_zip"}, files={"examples": ("e.zip", archive, "application/zip")})
+    response = client.post("/attributes", data={"name": "from_hostile_zip"},
+                           files={"examples": ("e.zip", archive, "application/zip")})
     assert response.status_code == status, response.text
     assert fragment in response.json()["detail"]
     assert client.get("/attributes/from_hostile_zip").status_code == 404  # refused before anything was recorded

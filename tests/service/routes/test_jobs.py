@@ -50,7 +50,8 @@ def test_results_expire_and_uploads_are_removed_once_done(client, redis, setting
 
 
 def test_a_job_past_its_timeout_is_stopped_and_shown_failed(client, redis, settings):
-    slow = jobs.queue(redis, keys.GENERATE_QUEUE).enqueue("time.sleep", args=[30], job_timeout=1, meta={"kind": "generate"})
+    generate_queue = jobs.queue(redis, keys.GENERATE_QUEUE)
+    slow = generate_queue.enqueue("time.sleep", args=[30], job_timeout=1, meta={"kind": "generate"})
     status = poll(client, slow.id, seconds=60)
     assert status["status"] == "failed"
     assert "timeout" in status["error"].lower()

@@ -19,7 +19,8 @@ def test_async_job_finishes_with_a_png_of_the_original_size(client):
 
 
 def test_wait_returns_the_png_directly(client):
-    response = post_photo(client, png(40, 40, seed=3), {"attr": ["smiling", "-blond_pu"], "crop": "none", "wait": 60, "strength": 2})
+    params = {"attr": ["smiling", "-blond_pu"], "crop": "none", "wait": 60, "strength": 2}
+    response = post_photo(client, png(40, 40, seed=3), params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert decoded(response.content).size == (40, 40)
@@ -58,7 +59,8 @@ def test_exif_orientation_is_honoured(client):
     image = picture(50, 30, seed=4)
     exif = image.getexif()
     exif[0x0112] = 6  # rotate 90 degrees on display
-    response = post_photo(client, encoded(image, "JPEG", exif=exif), {"attr": "smiling", "crop": "none", "wait": 60}, "r.jpg")
+    params = {"attr": "smiling", "crop": "none", "wait": 60}
+    response = post_photo(client, encoded(image, "JPEG", exif=exif), params, "r.jpg")
     assert response.status_code == 200, response.text
     assert decoded(response.content).size == (30, 50)
 
@@ -75,7 +77,8 @@ def test_unusual_modes_are_converted(client, mode):
 
 
 def test_webp_is_accepted(client):
-    response = post_photo(client, encoded(picture(40, 40, seed=8), "WEBP"), {"attr": "smiling", "crop": "center"}, "x.webp")
+    webp = encoded(picture(40, 40, seed=8), "WEBP")
+    response = post_photo(client, webp, {"attr": "smiling", "crop": "center"}, "x.webp")
     assert response.status_code == 202, response.text
 
 
@@ -121,6 +124,6 @@ def test_bad_images_are_refused_with_a_reason(client, data, status, fragment):
 
 def test_an_oversized_request_body_is_refused_before_it_is_read(client):
     limit = client.app.state.settings.max_request_bytes
-    response = client.post("/manipulate", params={"attr": "smiling"}, content=b"x",
-                           headers={"content-length": str(limit + 1), "content-type": "multipart/form-data; boundary=x"})
+    headers = {"content-length": str(limit + 1), "content-type": "multipart/form-data; boundary=x"}
+    response = client.post("/manipulate", params={"attr": "smiling"}, content=b"x", headers=headers)
     assert response.status_code == 413 and "request body" in response.json()["detail"]
