@@ -7,6 +7,7 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && pip install -r requirements.txt \
     && useradd --create-home --uid 10001 app
+COPY contract ./contract
 COPY service ./service
 COPY frontend ./frontend
 USER app

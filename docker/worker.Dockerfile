@@ -15,7 +15,7 @@ print('\n'.join(p['dependencies'] + p['optional-dependencies']['model'] + p['opt
     && pip install -r requirements.txt "opencv-python-headless>=4.9,<5" \
     && useradd --create-home --uid 10001 app
 COPY model ./model
-COPY service ./service
+COPY contract ./contract
 COPY workers ./workers
 USER app
 ENV WORKERS=1 BACKEND=torch

@@ -46,6 +46,14 @@ def test_api_image_has_no_torch_and_no_model_code():
     assert "COPY model" not in text and "optional-dependencies" not in text
 
 
+def test_images_copy_the_packages_their_processes_import():
+    assert "COPY contract" in (ROOT / "docker" / "api.Dockerfile").read_text()
+    for name in ("worker.Dockerfile", "worker-gpu.Dockerfile"):
+        text = (ROOT / "docker" / name).read_text()
+        assert "COPY contract" in text and "COPY model" in text and "COPY workers" in text, name
+        assert "COPY service" not in text, name  # workers never import the API package
+
+
 def test_worker_images_install_their_backends():
     assert "['cpu']" in (ROOT / "docker" / "worker.Dockerfile").read_text()
     gpu = (ROOT / "docker" / "worker-gpu.Dockerfile").read_text()
