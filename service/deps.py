@@ -1,10 +1,11 @@
-"""Typed FastAPI dependencies: settings, the Redis connection and the API-key guard."""
+"""Typed FastAPI dependencies: settings, the Redis connection, the metrics registry and the API-key guard."""
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
+from prometheus_client import CollectorRegistry
 from redis import Redis
 
 from contract.settings import ApiSettings
@@ -18,8 +19,13 @@ def get_redis(request: Request) -> Redis:
     return request.app.state.redis
 
 
+def get_metrics(request: Request) -> CollectorRegistry:
+    return request.app.state.metrics
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
+MetricsDep = Annotated[CollectorRegistry, Depends(get_metrics)]
 
 
 def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:

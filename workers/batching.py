@@ -22,7 +22,7 @@ from rq.timeouts import JobTimeoutException
 from rq.worker import SimpleWorker, WorkerStatus
 
 from contract.payloads import ManipulatePayload
-from workers import tasks
+from workers import editing
 from workers.orphans import expire_orphans
 from workers.runtime import Runtime
 
@@ -30,7 +30,7 @@ from workers.runtime import Runtime
 class BatchedJob(Job):
     """A job that may carry the outcome its batch computed: performing it passes that to the job function."""
 
-    prepared: tasks.EditOutcome | None = None
+    prepared: editing.EditOutcome | None = None
 
     def _execute(self):
         if self.prepared is None:
@@ -77,13 +77,13 @@ class BatchingWorker(SimpleWorker):
         self.executions[execution.id] = execution
         return execution
 
-    def run_batch(self, batch: list[Job], queue: Queue) -> dict[str, tasks.EditOutcome]:
+    def run_batch(self, batch: list[Job], queue: Queue) -> dict[str, editing.EditOutcome]:
         """Each job's outcome, or none when the batch as a whole timed out or crashed."""
-        edits = [tasks.Edit(member.id, ManipulatePayload.model_validate(member.kwargs)) for member in batch]
         timeout = max(member.timeout or queue.DEFAULT_TIMEOUT for member in batch)
         try:
+            edits = [editing.Edit(member.id, ManipulatePayload.model_validate(member.kwargs)) for member in batch]
             with self.death_penalty_class(timeout, JobTimeoutException, job_id=batch[0].id):
-                return tasks.run_edits(self.runtime, edits)
+                return editing.run_edits(self.runtime, edits)
         except JobTimeoutException:
             self.log.warning("batch of %d manipulate jobs timed out; running them one by one", len(batch))
         except Exception:  # e.g. Redis briefly away: each job then runs (and fails or retries) on its own

@@ -1,13 +1,13 @@
 """Liveness, readiness and Prometheus metrics."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from contract.metrics import live_workers
-from service.deps import RedisDep
+from service.deps import MetricsDep, RedisDep
 from service.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -34,5 +34,5 @@ def readyz(redis: RedisDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)
+def metrics(registry: MetricsDep) -> Response:
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

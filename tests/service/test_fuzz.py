@@ -29,22 +29,25 @@ def fuzzed_app(tmp_path, checkpoint):
     server.shutdown()
 
 
+def fuzz(operation, sent: dict[str, int]):
+    """Send the operation's generated requests, counting them in `sent` under its label."""
+
+    # derandomized: the same requests on every run, so a failure reproduces
+    @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+                         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
+    @given(case=operation.as_strategy())
+    def check(case):
+        sent[operation.label] = sent.get(operation.label, 0) + 1
+        # schema-valid is not enough to be accepted: random bytes are no photo, so 4xx answers are right there
+        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+
+    check()
+
+
 def test_generated_requests_get_no_5xx_and_match_the_schema(fuzzed_app):
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
     sent: dict[str, int] = {}
     for result in schema.get_all_operations():
-        operation = result.ok()
-
-        # derandomized: the same requests on every run, so a failure reproduces
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                             suppress_health_check=list(HealthCheck),
-                             phases=[Phase.explicit, Phase.generate, Phase.shrink])
-        @given(case=operation.as_strategy())
-        def check(case, label=operation.label):
-            sent[label] = sent.get(label, 0) + 1
-            # schema-valid is not enough to be accepted: random bytes are no photo, so 4xx answers are right there
-            case.call_and_validate(excluded_checks=[positive_data_acceptance])
-
-        check()
+        fuzz(result.ok(), sent)
     assert len(sent) == 12, sorted(sent)
     assert sum(sent.values()) >= MINIMUM_REQUESTS, sent
