@@ -1,6 +1,6 @@
 """Row 2: the worker's edit path on ONNX Runtime vs torch eager, at batch 1 and 16.
 
-The path is the workers' own (workers.tasks.run_edits on a workers.runtime.Runtime): read and decode the PNG
+The path is the workers' own (workers.editing.run_edits on a workers.runtime.Runtime): read and decode the PNG
 upload from Redis, crop, encode, edit with the attribute's tuned defaults, decode, paste, encode and store the PNG.
 The two backends take turns, repeat after repeat, so that a change in the machine's load hits both alike.
 """
@@ -14,23 +14,24 @@ from bench.deployment import embedded_redis
 from bench.table import Row, Target, not_measured
 from bench.timing import timed
 from contract import jobs
+from contract.payloads import Condition, ManipulatePayload
 from contract.settings import Settings
-from workers import runtime, tasks
+from workers import editing, runtime
 
 BACKENDS = ("torch", "onnx")
 BATCHES = (1, 16)
 TARGETS = {1: Target(">=", 1.5), 16: None}
 
 
-def uploaded_edits(bench, redis, settings: Settings, size: int) -> list[tasks.Edit]:
+def uploaded_edits(bench, redis, settings: Settings, size: int) -> list[editing.Edit]:
     """`size` edits of photos stored in Redis by the API's own upload code."""
-    return [tasks.Edit(f"bench-{index}", jobs.store_upload(redis, photo, settings), [[bench.workload.attribute, True]], 1.0, 0, "none")
+    condition = [Condition(bench.workload.attribute, True)]
+    return [editing.Edit(f"bench-{index}", ManipulatePayload(upload=jobs.store_upload(redis, photo, settings), conditions=condition, crop="none"))
             for index, photo in enumerate(bench.workload.photos(size))]
 
 
-def run_edits_on(worker: runtime.Runtime, edits: list[tasks.Edit]) -> None:
-    runtime.install(worker)
-    failed = [outcome for outcome in tasks.run_edits(edits).values() if isinstance(outcome, Exception)]
+def run_edits_on(worker: runtime.Runtime, edits: list[editing.Edit]) -> None:
+    failed = [outcome for outcome in editing.run_edits(worker, edits).values() if isinstance(outcome, Exception)]
     if failed:
         raise RuntimeError(f"an edit failed: {failed[0]}")
 
