@@ -10,8 +10,11 @@ import re
 from datetime import UTC, datetime
 
 from redis import Redis, WatchError
+from redis.client import Pipeline
 
-from contract import keys
+from contract import jobs, keys
+from contract.payloads import AttributePayload
+from contract.settings import ApiSettings
 
 TRAINING, READY, FAILED = "training", "ready", "failed"
 NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
@@ -42,17 +45,40 @@ def all_records(redis: Redis) -> list[dict]:
     return [record for record in (get(redis, name) for name in names(redis)) if record]
 
 
+def _training(name: str, job_id: str, counts: dict) -> dict:
+    return {"name": name, "status": TRAINING, "builtin": "0", "job_id": job_id, "error": "", "updated_at": _now(),
+            "counts": json.dumps(counts), "kind": "binary" if counts.get("negatives") else "pu"}
+
+
 def begin_version(redis: Redis, name: str, job_id: str, counts: dict) -> int:
     """Mark `name` as training a new version and return that version number."""
     with redis.pipeline() as pipe:
         pipe.hincrby(keys.attribute(name), "version", 1)
         pipe.hsetnx(keys.attribute(name), "created_at", _now())
-        pipe.hset(keys.attribute(name), mapping={
-            "name": name, "status": TRAINING, "builtin": "0", "job_id": job_id, "error": "",
-            "updated_at": _now(), "counts": json.dumps(counts), "kind": "binary" if counts.get("negatives") else "pu",
-        })
+        pipe.hset(keys.attribute(name), mapping=_training(name, job_id, counts))
         pipe.sadd(keys.ATTRIBUTE_INDEX, name)
         return int(pipe.execute()[0])
+
+
+def define(redis: Redis, settings: ApiSettings, payload: AttributePayload, job_id: str,
+           counts: dict) -> tuple[jobs.JobState, int]:
+    """Queue the fit of `payload.name`'s next version and mark that version training, in one transaction: when the
+    queue refuses the job (QueueFull, its uploads dropped), the existing record is left exactly as it was."""
+    key, version = keys.attribute(payload.name), 0
+
+    def write(pipe: Pipeline):
+        nonlocal version
+        version = int(pipe.hget(key, "version") or 0) + 1
+
+        def writes(pipe: Pipeline) -> None:
+            pipe.hsetnx(key, "created_at", _now())
+            pipe.hset(key, mapping={**_training(payload.name, job_id, counts), "version": version})
+            pipe.sadd(keys.ATTRIBUTE_INDEX, payload.name)
+
+        return writes
+
+    state = jobs.enqueue_with(redis, settings, payload, job_id, [key], write)
+    return state, version
 
 
 def _if_current(redis: Redis, name: str, job_id: str, update) -> bool:

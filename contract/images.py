@@ -1,19 +1,25 @@
 """Image checks, decoding and PNG encoding with Pillow only (the API checks uploads, the workers decode them).
 
-`inspect_upload` reads just the header, so byte and pixel limits are enforced before any pixel is decoded.
+Every limit (bytes, pixels, decoded bytes) is checked from the header before any pixel is decoded. The API never
+decodes a PNG or WebP (it verifies a PNG's chunks and decodes a JPEG at 1/8 scale); the workers decode under the
+same limits. Any error Pillow raises on a malformed file is an `UploadUnreadable`, never a crash.
 """
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageMode, ImageOps, UnidentifiedImageError
 
-from contract.errors import UploadTooLarge, UploadUnreadable
+from contract.errors import UploadError, UploadTooLarge, UploadUnreadable
+from contract.settings import SharedSettings
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 MAX_EXIF_BYTES = 65536  # what one JPEG APP1 segment can hold; PNG and WebP could carry more
+ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -21,63 +27,88 @@ class UploadInfo:
     format: str
     width: int
     height: int
+    decoded_bytes: int
 
 
-def _open(data: bytes, label: str) -> Image.Image:
+@contextmanager
+def _pillow_errors(label: str, problem: str) -> Iterator[None]:
+    """Pillow raises ValueError, OSError, SyntaxError, EOFError, struct.error and more on malformed files: each is
+    an unreadable upload."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data), formats=list(FORMATS))
+            yield
+    except (UploadError, MemoryError):
+        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise UploadTooLarge(f"{label}: {error}") from error
     except UnidentifiedImageError as error:
         raise UploadUnreadable(f"{label} is not a JPEG, PNG or WebP image") from error
+    except Exception as error:  # whatever a hostile header makes Pillow raise
+        raise UploadUnreadable(f"{label} {problem}: {error}") from error
 
 
-def _checked(data: bytes, max_bytes: int, max_pixels: int, label: str) -> Image.Image:
-    """The lazily opened image, once size, format and pixel count pass (only the header is read)."""
-    if len(data) > max_bytes:
-        raise UploadTooLarge(f"{label} is {len(data)} bytes; the limit is {max_bytes} bytes")
+def decoded_bytes(image: Image.Image) -> int:
+    """Width x height x channels x bytes per channel: what decoding the image allocates."""
+    width, height = image.size
+    mode = ImageMode.getmode(image.mode)
+    return width * height * len(mode.bands) * int(mode.typestr[-1])
+
+
+def _checked(data: bytes, settings: SharedSettings, label: str) -> tuple[Image.Image, int]:
+    """The lazily opened image and its decoded size, once size, format, pixels and decoded bytes pass (only the
+    header is read)."""
+    if len(data) > settings.max_upload_bytes:
+        raise UploadTooLarge(f"{label} is {len(data)} bytes; the limit is {settings.max_upload_bytes} bytes")
     if not data:
         raise UploadUnreadable(f"{label} is empty")
-    image = _open(data, label)
-    width, height = image.size
-    if width * height > max_pixels:
-        raise UploadTooLarge(f"{label} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels")
+    with _pillow_errors(label, "has a malformed header"):
+        image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        width, height = image.size
+        size = decoded_bytes(image)
+        frames = getattr(image, "n_frames", 1) if image.format in ("PNG", "WEBP") else 1
+    if width * height > settings.max_upload_pixels:
+        raise UploadTooLarge(f"{label} is {width}x{height} = {width * height} pixels; "
+                             f"the limit is {settings.max_upload_pixels} pixels")
+    if size > settings.max_upload_decoded_bytes:
+        raise UploadTooLarge(f"{label} is {width}x{height} {image.mode}, {size} bytes once decoded; "
+                             f"the limit is {settings.max_upload_decoded_bytes} decoded bytes")
     if width < 8 or height < 8:
         raise UploadUnreadable(f"{label} is {width}x{height}; images must be at least 8x8 pixels")
-    if image.format in ("PNG", "WEBP") and getattr(image, "is_animated", False):
-        raise UploadUnreadable(f"{label} is animated ({image.n_frames} frames); send a still photo")
-    return image
+    if frames > 1:
+        raise UploadUnreadable(f"{label} is animated ({frames} frames); send a still photo")
+    return image, size
 
 
 def _check_metadata(image: Image.Image, label: str) -> None:
-    """EXIF is only read for the orientation: refuse blocks too large or too broken for that."""
+    """EXIF is only read for the orientation: refuse blocks too large or too broken for that. The raw block is
+    parsed directly (a PNG's getexif() would decode the whole image)."""
     exif = image.info.get("exif") or b""
     if len(exif) > MAX_EXIF_BYTES:
         raise UploadUnreadable(f"{label} has {len(exif)} bytes of EXIF metadata; the limit is {MAX_EXIF_BYTES} bytes")
+    if not exif:
+        return
     try:
-        image.getexif().get(0x0112)
+        parsed = Image.Exif()
+        parsed.load(exif)
+        parsed.get(ORIENTATION)
     except Exception as error:  # Pillow raises assorted errors on malformed EXIF
         raise UploadUnreadable(f"{label} has unreadable EXIF metadata: {error}") from error
 
 
-def _load(image: Image.Image, label: str) -> None:
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UploadUnreadable(f"{label} is corrupt or truncated: {error}") from error
-
-
-def inspect_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "image") -> UploadInfo:
-    """Check the header limits, then verify the data decodes (at 1/8 scale for JPEG, which is cheap)."""
-    image = _checked(data, max_bytes, max_pixels, label)
+def inspect_upload(data: bytes, settings: SharedSettings, label: str = "image") -> UploadInfo:
+    """Check the header limits, then the file's structure without decoding it whole: a JPEG is decoded at 1/8
+    scale, a PNG's chunks and checksums are verified, a WebP's container was parsed by opening it."""
+    image, size = _checked(data, settings, label)
     width, height = image.size
-    if image.format == "JPEG":
-        image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-    _load(image, label)
     _check_metadata(image, label)
-    return UploadInfo(image.format, width, height)
+    with _pillow_errors(label, "is corrupt or truncated"):
+        if image.format == "JPEG":
+            image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
+        elif image.format == "PNG":
+            image.verify()
+    return UploadInfo(image.format, width, height, size)
 
 
 def _flatten_alpha(image: Image.Image) -> Image.Image:
@@ -99,12 +130,14 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_upload(data: bytes, max_bytes: int, max_pixels: int, label: str = "image") -> Image.Image:
-    """Re-check the limits (workers do not trust Redis contents blindly) and decode to upright RGB."""
-    image = _checked(data, max_bytes, max_pixels, label)
-    _load(image, label)
+def decode_upload(data: bytes, settings: SharedSettings, label: str = "image") -> Image.Image:
+    """Re-check every limit from the header (workers do not trust Redis contents blindly), then decode to upright
+    RGB."""
+    image, _ = _checked(data, settings, label)
     _check_metadata(image, label)
-    return to_rgb(image)
+    with _pillow_errors(label, "is corrupt or truncated"):
+        image.load()
+        return to_rgb(image)
 
 
 def png_bytes(image: Image.Image) -> bytes:

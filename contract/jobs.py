@@ -5,12 +5,16 @@ Arguments are JSON only (Redis keys of uploaded bytes and plain values). Refusal
 """
 from __future__ import annotations
 
-import time
+import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis import Redis
+from redis import Redis, WatchError
+from redis.asyncio import Redis as AsyncRedis
+from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 from rq.results import Result
@@ -74,27 +78,57 @@ def _refuse(redis: Redis, settings: ApiSettings, payload: JobPayload) -> QueueFu
     return QueueFull(payload.QUEUE, settings.queue_limit, settings.queue_retry_after)
 
 
+def _job_options(settings: ApiSettings, payload: JobPayload) -> dict:
+    return {"kwargs": payload.arguments(), "meta": {"kind": payload.KIND}, "job_timeout": settings.job_timeout,
+            "result_ttl": settings.result_ttl, "failure_ttl": settings.failed_ttl,
+            "retry": Retry(max=settings.job_retries) if settings.job_retries else None}
+
+
 def enqueue(redis: Redis, settings: ApiSettings, payload: JobPayload, job_id: str | None = None) -> JobState:
     """Queue a job unless `settings.queue_limit` jobs already wait; the bound holds under concurrent requests."""
     target = queue(redis, payload.QUEUE)
     if target.count >= settings.queue_limit:
         raise _refuse(redis, settings, payload)
-    job = target.enqueue(
-        payload.TASK, kwargs=payload.arguments(), job_id=job_id or new_job_id(), meta={"kind": payload.KIND},
-        job_timeout=settings.job_timeout, result_ttl=settings.result_ttl, failure_ttl=settings.failed_ttl,
-        retry=Retry(max=settings.job_retries) if settings.job_retries else None,
-    )
-    # requests racing past the check above: a job whose push took the queue over the bound withdraws itself
-    # (LREM returns 0 when a worker already took it, and then it simply runs)
-    if redis.llen(target.key) > settings.queue_limit and redis.lrem(target.key, 1, job.id):
+    job = target.enqueue(payload.TASK, job_id=job_id or new_job_id(), **_job_options(settings, payload))
+    # requests racing past the check above: a job pushed beyond the bound withdraws itself, so the first
+    # `queue_limit` stay whatever the interleaving (LPOS gives None, LREM 0, when a worker already took it; it runs)
+    position = redis.lpos(target.key, job.id)
+    if position is not None and position >= settings.queue_limit and redis.lrem(target.key, 1, job.id):
         job.delete()
         raise _refuse(redis, settings, payload)
     return state_of(job)
 
 
+def enqueue_with(redis: Redis, settings: ApiSettings, payload: JobPayload, job_id: str, watched: list[str],
+                 write: Callable[[Pipeline], Callable[[Pipeline], None]]) -> JobState:
+    """Queue a job and make other writes in one transaction, or do neither: a refused job changes nothing.
+
+    `write(pipe)` may read (the queue and the `watched` keys are watched) and returns what queues its writes; a
+    change to a watched key in between runs it again. The queue bound is exact here (the queue is watched).
+    """
+    target = queue(redis, payload.QUEUE)
+    with redis.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(target.key, *watched)
+                if pipe.llen(target.key) >= settings.queue_limit:
+                    pipe.reset()
+                    raise _refuse(redis, settings, payload)
+                writes = write(pipe)
+                pipe.multi()
+                job = target.enqueue(payload.TASK, job_id=job_id, pipeline=pipe, **_job_options(settings, payload))
+                writes(pipe)
+                pipe.execute()
+                return state_of(job)
+            except WatchError:
+                continue
+
+
 def fetch(redis: Redis, job_id: str) -> Job:
     try:
         return Job.fetch(job_id, connection=redis, serializer=JSONSerializer)
+    except RedisError:  # Redis unreachable: the job may well exist, so never "no such job"
+        raise
     except Exception as error:  # rq raises NoSuchJobError, or a decoding error for a foreign key
         raise NoSuchJob(job_id) from error
 
@@ -133,20 +167,30 @@ def status(redis: Redis, job_id: str) -> JobState:
     return state_of(fetch(redis, job_id))
 
 
-def wait(redis: Redis, job_id: str, seconds: float) -> JobState:
+def _done(raw_status: bytes | None) -> bool:
+    """From the job hash's status field; a vanished job counts as done (its final read says what happened)."""
+    if raw_status is None:
+        return True
+    try:
+        return PUBLIC_STATUS.get(JobStatus(raw_status.decode())) in DONE
+    except ValueError:
+        return False
+
+
+async def wait(redis: Redis, stream: AsyncRedis, job_id: str, seconds: float) -> JobState:
     """The job once finished or failed, or still running when `seconds` have passed.
 
-    Blocks on the job's RQ results stream, which gets an entry when an attempt ends, rather than polling: a
-    50 ms poll added 25 ms on average to every waited edit.
+    Awaits the job's RQ results stream (which gets an entry when an attempt ends) on the async client `stream`,
+    rather than polling, and holds no thread while it waits: only the final status read runs in one.
     """
-    deadline = time.monotonic() + seconds
-    state, seen = status(redis, job_id), "0-0"
-    while not state.done and (left := deadline - time.monotonic()) > 0:
-        entries = redis.xread({Result.get_key(job_id): seen}, block=max(1, int(min(left, RECHECK_SECONDS) * 1000)))
+    loop = asyncio.get_running_loop()
+    deadline, seen, key = loop.time() + seconds, "0-0", Job.key_for(job_id)
+    while not _done(await stream.hget(key, "status")) and (left := deadline - loop.time()) > 0:
+        block = max(1, int(min(left, RECHECK_SECONDS) * 1000))
+        entries = await stream.xread({Result.get_key(job_id): seen}, block=block)
         if entries:
             seen = entries[0][1][-1][0]
-        state = status(redis, job_id)
-    return state
+    return await asyncio.to_thread(status, redis, job_id)
 
 
 def result(redis: Redis, job_id: str, index: int) -> bytes:

@@ -15,6 +15,9 @@ class SharedSettings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # the workers re-check what they decode
     max_upload_pixels: int = Field(40_000_000, gt=0)
+    # width x height x channels x bytes per channel, read from the header before any decoding (64 MiB: about
+    # 22 megapixels of 8-bit RGB)
+    max_upload_decoded_bytes: int = Field(64 * 1024 * 1024, gt=0)
     result_ttl: int = Field(3600, gt=0)  # seconds finished jobs and their PNGs are kept
 
 
@@ -34,6 +37,8 @@ class ApiSettings(SharedSettings):
     queue_limit: int = Field(200, gt=0)  # waiting jobs per queue before POSTs get 429 with Retry-After
     queue_retry_after: int = Field(5, gt=0)  # the Retry-After (seconds) sent with a queue-full 429
     max_wait: float = Field(60.0, ge=0)  # longest ?wait= a request may hold a connection
+    max_waiters: int = Field(100, ge=0)  # ?wait= requests waiting at once per API process; beyond it 503
+    unavailable_retry_after: int = Field(5, gt=0)  # the Retry-After (seconds) sent with a 503
 
     host: str = "127.0.0.1"
     port: int = Field(8000, gt=0, lt=65536)

@@ -1,12 +1,14 @@
-"""Error bodies and statuses: the contract's domain errors mapped to HTTP, and every status declared in OpenAPI
-so clients (and the schema fuzzer) know what a route gives."""
+"""Error bodies and statuses: the contract's domain errors mapped to HTTP, Redis outages to 503, and every status
+declared in OpenAPI so clients (and the schema fuzzer) know what a route gives."""
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
 from contract.errors import (
     DomainError,
@@ -17,6 +19,7 @@ from contract.errors import (
     UploadTooLarge,
     UploadUnreadable,
 )
+from contract.settings import ApiSettings
 
 STATUS: dict[type[DomainError], int] = {
     QueueFull: 429, NoSuchJob: 404, JobNotFinished: 409, NoSuchResult: 404, UploadTooLarge: 413, UploadUnreadable: 422,
@@ -29,6 +32,7 @@ DESCRIPTIONS = {
     410: "the upload expired before a worker took the job", 413: "upload too large (bytes, pixels, examples)",
     422: "unreadable input or bad parameter", 429: "queue full or rate limit reached; see Retry-After",
     500: "the job crashed on every retry (only with ?wait=)",
+    503: "Redis unreachable, or too many requests waiting (?wait=); see Retry-After",
 }
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
@@ -41,7 +45,6 @@ class ValidationIssue(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
-    input: Any = None
     ctx: dict | None = None
 
 
@@ -51,11 +54,12 @@ class InputError(BaseModel):
 
 
 def responses(*codes: int) -> dict:
-    """OpenAPI `responses` for these error statuses (429 with its Retry-After header)."""
+    """OpenAPI `responses` for these error statuses, and the 503 every route can give (429 and 503 with their
+    Retry-After header)."""
     declared = {}
-    for code in codes:
+    for code in (*codes, 503):
         declared[code] = {"model": InputError if code == 422 else Error, "description": DESCRIPTIONS[code]}
-        if code == 429:
+        if code in (429, 503):
             declared[code]["headers"] = RETRY_AFTER_HEADER
     return declared
 
@@ -69,5 +73,25 @@ async def domain_error_response(request: Request, error: DomainError) -> JSONRes
     return JSONResponse({"detail": error.message}, status_code=status_of(error), headers=headers)
 
 
-def install(app: FastAPI) -> None:
+def _issue(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation issue without the value that failed: a client's own input is never echoed back."""
+    issue = {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+    if error.get("ctx"):
+        issue["ctx"] = {key: str(value) for key, value in error["ctx"].items()}
+    return issue
+
+
+async def validation_error_response(request: Request, error: RequestValidationError) -> JSONResponse:
+    return JSONResponse({"detail": [_issue(issue) for issue in error.errors()]}, status_code=422)
+
+
+def install(app: FastAPI, settings: ApiSettings) -> None:
+    async def redis_unavailable(request: Request, error: RedisError) -> JSONResponse:
+        detail = f"the job store (Redis) is unavailable: {type(error).__name__}; retry after " \
+                 f"{settings.unavailable_retry_after} s"
+        return JSONResponse({"detail": detail}, status_code=503,
+                            headers={"Retry-After": str(settings.unavailable_retry_after)})
+
     app.add_exception_handler(DomainError, domain_error_response)
+    app.add_exception_handler(RequestValidationError, validation_error_response)
+    app.add_exception_handler(RedisError, redis_unavailable)

@@ -5,17 +5,19 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter
 from redis import Redis
 
 from contract.settings import ApiSettings
 from service import errors, rate_limit
+from service.body_limit import BodyLimit
 from service.metrics import RedisStateCollector
 from service.routes import attributes, generate, health, jobs, manipulate
+from service.waiters import Waiters
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+REDIS_TIMEOUT_SECONDS = 10
 
 
 def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
@@ -30,14 +32,10 @@ def _instrument(app: FastAPI, registry: CollectorRegistry) -> None:
         return response
 
 
-def _limit_body(app: FastAPI, limit: int) -> None:
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            detail = f"request body is {declared} bytes; the limit is {limit} bytes"
-            return JSONResponse({"detail": detail}, status_code=413)
-        return await call_next(request)
+def _limit_body(app: FastAPI, settings: ApiSettings) -> None:
+    """The whole body and each multipart part, counted as they stream in (chunked bodies included)."""
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_request_bytes,
+                       part_limits={"examples": settings.max_zip_bytes}, default_part_limit=settings.max_upload_bytes)
 
 
 def _allow_origins(app: FastAPI, origins: str) -> None:
@@ -58,11 +56,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="0.1.0",
     )
     app.state.settings = settings
-    app.state.redis = Redis.from_url(settings.redis_url)
+    # bounded socket waits: a Redis that stops answering gives 503s, not requests hanging for ever
+    app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                     socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+    app.state.waiters = Waiters(settings.max_waiters, settings.unavailable_retry_after)
     app.state.metrics = CollectorRegistry()
     app.state.metrics.register(RedisStateCollector(app.state.redis))
-    errors.install(app)
-    _limit_body(app, settings.max_request_bytes)
+    errors.install(app, settings)
+    _limit_body(app, settings)
     rate_limit.install(app, app.state.redis, settings.rate_limit)
     _instrument(app, app.state.metrics)
     _allow_origins(app, settings.cors_origins)

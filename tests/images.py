@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import io
+import random
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +57,53 @@ def examples_zip(labels: dict[str, str], extra: dict[str, bytes] | None = None,
 
 def decoded(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
+
+
+def _chunk(kind: bytes, data: bytes, length: int | None = None) -> bytes:
+    """A PNG chunk; `length` overrides the declared length (to run past the end of the file)."""
+    declared = len(data) if length is None else length
+    return struct.pack(">I", declared) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_of(*chunks: bytes) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+def malformed_pngs() -> dict[str, bytes]:
+    """PNG headers that make Pillow raise while opening: an iCCP profile inflating past 1 MB, an IHDR of 12 bytes,
+    chunks whose declared length runs past the end of the file."""
+    header = struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0)
+    ihdr, iend = _chunk(b"IHDR", header), _chunk(b"IEND", b"")
+    idat = _chunk(b"IDAT", zlib.compress(bytes((16 * 3 + 1) * 16)))
+    return {
+        "iccp_bomb": _png_of(ihdr, _chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(bytes(2_000_000), 9)), idat, iend),
+        "ihdr_length_12": _png_of(_chunk(b"IHDR", header[:12]), idat, iend),
+        "chunk_past_eof": _png_of(ihdr, struct.pack(">I", 10_000) + b"tEXt" + b"comment"),
+        "ihdr_past_eof": b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"\x00\x00",
+    }
+
+
+def fuzzed_webps(count: int = 300) -> list[bytes]:
+    """A lossless WebP with 4 random bytes overwritten, `count` times (seeded: the same files on every run)."""
+    original = encoded(picture(32, 32), "WEBP", lossless=True)
+    variants = []
+    for seed in range(count):
+        generator = random.Random(seed)
+        data = bytearray(original)
+        for _ in range(4):
+            data[generator.randrange(12, len(data))] = generator.randrange(256)
+        variants.append(bytes(data))
+    return variants
+
+
+def pillow_opens(data: bytes) -> bool:
+    try:
+        Image.open(io.BytesIO(data)).size  # noqa: B018 - the size forces the header to be parsed
+    except Exception:  # noqa: BLE001 - whatever Pillow raises
+        return False
+    return True
+
+
+def flat_lossless_webp(width: int, height: int) -> bytes:
+    """Few bytes, many decoded ones: one colour compresses to almost nothing."""
+    return encoded(Image.new("RGBA", (width, height), (200, 80, 40, 255)), "WEBP", lossless=True)

@@ -71,9 +71,11 @@ def run_edits(env: Runtime, edits: list[Edit]) -> dict[str, EditOutcome]:
     groups: dict[tuple, list[FramedEdit]] = {}
     for edit in edits:
         try:
-            groups.setdefault(edit.group, []).append(frame_edit(env, edit))
-        except JobInputError as error:
+            framed = frame_edit(env, edit)
+        except JobInputError as error:  # e.g. no face, or an attribute deleted since the job was queued
             outcomes[edit.job_id] = error
+            continue
+        groups.setdefault(edit.group, []).append(framed)
     for group in groups.values():
         try:
             outcomes.update(edit_group(env, group))

@@ -17,7 +17,7 @@ def load_photo(env: Runtime, key: str) -> np.ndarray:
     if data is None:
         raise JobInputError("the uploaded image expired before a worker took the job; upload it again", 410)
     try:
-        image = decode_upload(data, env.settings.max_upload_bytes, env.settings.max_upload_pixels)
+        image = decode_upload(data, env.settings)
     except UploadError as error:
         raise JobInputError(error.message, 413 if isinstance(error, UploadTooLarge) else 422) from error
     return np.asarray(image, dtype=np.uint8)

@@ -96,7 +96,7 @@ class Runtime:
             return cached[1]
         classifier = self._refresh(name)
         if classifier is None:
-            raise JobInputError(f"attribute {name!r} is not available (deleted, or not ready)", 409)
+            raise unavailable(self.redis, name)
         return classifier
 
     def conditions(self, conditions: list[Condition]) -> list[tuple[AttributeClassifier, bool]]:
@@ -113,6 +113,17 @@ class Runtime:
         if self._covariance is None and (Path(self.settings.checkpoint) / POOL_FILE).is_file():
             self._covariance = latent_covariance(self.unlabeled_pool())
         return self._covariance
+
+
+def unavailable(redis: Redis, name: str) -> JobInputError:
+    """Why a user attribute a queued job names cannot be used now: deleted (404), or retrained or failed (409)."""
+    record = attributes.get(redis, name)
+    if record is None:
+        return JobInputError(f"attribute {name!r} was deleted after this job was queued", 404)
+    if record["status"] == attributes.TRAINING:
+        return JobInputError(f"attribute {name!r} is being retrained (version {record.get('version')}) since this "
+                             f"job was queued; retry when GET /attributes/{name} says ready", 409)
+    return JobInputError(f"attribute {name!r} is not ready: {record.get('error') or record['status']}", 409)
 
 
 def install(runtime: Runtime) -> None:

@@ -63,6 +63,8 @@ def manipulate(prepared: EditOutcome | None = None, **arguments) -> dict:
     env, job = runtime.current(), get_current_job()
     payload = ManipulatePayload.model_validate(arguments)
     outcome = prepared if prepared is not None else run_edits(env, [Edit(job.id, payload)])[job.id]
+    if isinstance(outcome, JobInputError):  # no retry will come: the photo is not needed any more
+        env.redis.delete(payload.upload)
     if isinstance(outcome, Exception):
         raise outcome
     env.redis.delete(payload.upload)  # only now: a job retried after its worker died mid-batch still has its photo
@@ -87,11 +89,15 @@ def generate(**arguments) -> dict:
 def fit_attribute(**arguments) -> dict:
     env, job = runtime.current(), get_current_job()
     payload = AttributePayload.model_validate(arguments)
+    if attributes.fitted_by(env.redis, payload.name) != job.id:  # deleted or posted again while this one waited
+        env.redis.delete(*payload.upload_keys())
+        raise JobInputError(superseded(env, payload.name), 409)
     try:
         classifier, fallbacks = fit_classifier(env, payload)
     except (JobInputError, AttributeDefinitionError) as error:  # the version fails at once, without retries
         message = error.message if isinstance(error, JobInputError) else str(error)
         attributes.fail_version(env.redis, payload.name, job.id, message)
+        env.redis.delete(*payload.upload_keys())
         raise JobInputError(message) from error
     except Exception as error:  # a crash fails the version only once no retry is left
         if not job.retries_left:
@@ -102,5 +108,15 @@ def fit_attribute(**arguments) -> dict:
     current = attributes.finish_version(env.redis, payload.name, job.id, classifier.kind, classifier.metadata,
                                         weights, info)
     env.redis.delete(*payload.upload_keys())
-    return {"results": [], "attribute": payload.name, "kind": classifier.kind, "current": current,
-            "metadata": classifier.metadata}
+    if not current:
+        raise JobInputError(superseded(env, payload.name), 409)
+    return {"results": [], "attribute": payload.name, "kind": classifier.kind, "metadata": classifier.metadata}
+
+
+def superseded(env: runtime.Runtime, name: str) -> str:
+    """Why a fit's result was discarded: its attribute was deleted, or posted again, while it ran."""
+    record = attributes.get(env.redis, name)
+    if record is None:
+        return f"attribute {name!r} was deleted after this version was queued; its fit was discarded"
+    return (f"attribute {name!r} was defined again (version {record.get('version')}, job {record.get('job_id')}) "
+            f"after this version was queued; its fit was discarded")

@@ -8,7 +8,7 @@ from redis import Redis
 
 from contract import attributes, jobs
 from contract.attributes import NAME_PATTERN
-from contract.errors import NoSuchJob, QueueFull
+from contract.errors import NoSuchJob
 from contract.payloads import AttributePayload, Crop
 from service import errors, examples
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
@@ -41,7 +41,7 @@ def _record(redis: Redis, name: str) -> dict:
     return _settled(redis, record)
 
 
-@router.get("/attributes")
+@router.get("/attributes", responses=errors.responses())
 def list_attributes(redis: RedisDep) -> AttributeList:
     records = [_settled(redis, record) for record in attributes.all_records(redis)]
     return AttributeList(attributes=[AttributeView.of(record) for record in records])
@@ -101,11 +101,6 @@ def define_attribute(
         negative=[jobs.store_upload(redis, data, settings) for data in given.negative],
     )
     counts = {"positives": len(given.positive), "negatives": len(given.negative)}
-    version = attributes.begin_version(redis, name, job_id, counts)
-    try:
-        state = jobs.enqueue(redis, settings, payload, job_id)
-    except QueueFull:
-        attributes.fail_version(redis, name, job_id, "the attributes queue was full")
-        raise
+    state, version = attributes.define(redis, settings, payload, job_id, counts)
     response.headers["Location"] = f"/jobs/{state.id}"
     return AttributeAccepted.of(state, name=name, version=version, attribute_url=f"/attributes/{name}")

@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from contract.metrics import live_workers
+from service import errors
 from service.deps import MetricsDep, RedisDep
 from service.schemas import Health, Readiness
 
@@ -33,6 +34,6 @@ def readyz(redis: RedisDep) -> JSONResponse:
     return JSONResponse(Readiness(status="ready", redis=True, workers=workers).model_dump(exclude_none=True))
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=errors.responses())
 def metrics(registry: MetricsDep) -> Response:
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

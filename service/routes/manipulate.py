@@ -1,13 +1,23 @@
-"""POST /manipulate: queue an edit of one uploaded photo, optionally waiting for the PNG."""
+"""POST /manipulate: queue an edit of one uploaded photo, optionally waiting for the PNG.
+
+The route is async: checking and queueing the upload runs in the thread pool, waiting (?wait=) awaits Redis on
+the event loop and holds no thread, so waiting requests cannot starve the rest of the API. At most MAX_WAITERS
+wait at once; beyond that a request with ?wait= gets 503 before anything is queued.
+"""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from contract import jobs
-from contract.payloads import Crop, ManipulatePayload
+from contract.payloads import Condition, Crop, ManipulatePayload
+from contract.settings import ApiSettings
 from service import errors
 from service.conditions import parse_conditions
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
@@ -20,11 +30,19 @@ EDITED_PNG = {200: {"content": {"image/png": {}},
                     "description": "the edited photo (with ?wait= and the job done in time)"}}
 
 
-def finished_response(redis, state: jobs.JobState) -> Response:
+def finished_response(redis: Redis, state: jobs.JobState) -> Response:
     if state.status == "failed":
         body = FailedJob(detail=state.error, **JobView.of(state).model_dump())
         return JSONResponse(body.model_dump(), status_code=state.error_status)
     return Response(jobs.result(redis, state.id, 0), media_type="image/png", headers={"X-Job-Id": state.id})
+
+
+def queue_edit(redis: Redis, settings: ApiSettings, image: UploadFile, conditions: list[Condition], strength: float,
+               seed: int, crop: Crop) -> jobs.JobState:
+    data = read_image(image, settings, "image")
+    payload = ManipulatePayload(upload=jobs.store_upload(redis, data, settings), conditions=conditions,
+                                strength=strength, seed=seed, crop=crop)
+    return jobs.enqueue(redis, settings, payload)
 
 
 @router.post(
@@ -33,7 +51,8 @@ def finished_response(redis, state: jobs.JobState) -> Response:
     response_model=Accepted,
     responses={**EDITED_PNG, **errors.responses(400, 401, 403, 404, 409, 410, 413, 422, 429, 500)},
 )
-def manipulate(
+async def manipulate(
+    request: Request,
     redis: RedisDep,
     settings: SettingsDep,
     _: ApiKeyDep,
@@ -46,13 +65,15 @@ def manipulate(
 ) -> Response:
     if wait > settings.max_wait:
         raise HTTPException(422, f"wait={wait} is longer than the limit of {settings.max_wait} seconds")
-    conditions = parse_conditions(redis, attr)
-    data = read_image(image, settings, "image")
-    payload = ManipulatePayload(upload=jobs.store_upload(redis, data, settings), conditions=conditions,
-                                strength=strength, seed=seed, crop=crop)
-    state = jobs.enqueue(redis, settings, payload)
-    if wait > 0:
-        state = jobs.wait(redis, state.id, wait)
-        if state.done:
-            return finished_response(redis, state)
+    images = (await request.form()).getlist("image")  # the form FastAPI already parsed
+    if len(images) > 1:
+        raise HTTPException(422, f"send one `image` file, not {len(images)}")
+    with request.app.state.waiters.slot() if wait > 0 else nullcontext():
+        conditions = await run_in_threadpool(parse_conditions, redis, attr)
+        state = await run_in_threadpool(queue_edit, redis, settings, image, conditions, strength, seed, crop)
+        if wait > 0:
+            async with AsyncRedis.from_url(settings.redis_url) as stream:
+                state = await jobs.wait(redis, stream, state.id, wait)
+            if state.done:
+                return await run_in_threadpool(finished_response, redis, state)
     return JSONResponse(Accepted.of(state).model_dump(), status_code=202, headers={"Location": f"/jobs/{state.id}"})

@@ -2,9 +2,13 @@
 domain errors rather than HTTP ones."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -16,10 +20,20 @@ from tests.deployment import embedded_redis
 
 
 @pytest.fixture()
-def redis(tmp_path):
-    server, _ = embedded_redis(tmp_path)
-    yield server
+def served(tmp_path):
+    server, url = embedded_redis(tmp_path)
+    yield server, url
     server.shutdown()
+
+
+@pytest.fixture()
+def redis(served):
+    return served[0]
+
+
+async def waited(redis, url: str, job_id: str, seconds: float) -> jobs.JobState:
+    async with AsyncRedis.from_url(url) as stream:
+        return await jobs.wait(redis, stream, job_id, seconds)
 
 
 def edit(redis, settings: ApiSettings) -> ManipulatePayload:
@@ -49,14 +63,14 @@ def test_a_full_queue_refuses_and_drops_the_uploads(redis):
     assert jobs.waiting(redis, keys.MANIPULATE_QUEUE) == 1
 
 
-def test_unknown_jobs_and_unfinished_results_are_domain_errors(redis):
+def test_unknown_jobs_and_unfinished_results_are_domain_errors(redis, served):
     with pytest.raises(NoSuchJob):
         jobs.status(redis, "no-such-job")
     settings = ApiSettings()
     state = jobs.enqueue(redis, settings, edit(redis, settings))
     with pytest.raises(JobNotFinished, match="is queued"):
         jobs.result(redis, state.id, 0)
-    assert jobs.wait(redis, state.id, 0.05).status == "queued"
+    assert asyncio.run(waited(redis, served[1], state.id, 0.05)).status == "queued"
 
 
 def test_results_of_a_finished_job_by_index(redis):
@@ -73,3 +87,15 @@ def test_results_of_a_finished_job_by_index(redis):
     redis.delete(key)
     with pytest.raises(NoSuchResult, match="expired"):
         jobs.result(redis, "finished-job", 0)
+
+
+def test_an_unreachable_redis_is_an_outage_never_no_such_job(served):
+    server, url = served
+    state = jobs.enqueue(server, ApiSettings(), GeneratePayload(conditions=[], count=1))
+    client = Redis.from_url(url)
+    assert jobs.status(client, state.id).status == "queued"
+    server.shutdown()
+    with pytest.raises(RedisError):
+        jobs.status(client, state.id)
+    with pytest.raises(RedisError):
+        jobs.result(client, state.id, 0)

@@ -13,11 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from rq.exceptions import DeserializationError
 
-from contract import jobs, keys
+from contract import attributes, jobs, keys
 from contract.errors import QueueFull
 from contract.payloads import GeneratePayload, ManipulatePayload
 from service.main import create_app
-from tests.api_calls import queue_edit
+from tests.api_calls import define, queue_edit
 from tests.deployment import embedded_redis, make_settings, publish_builtins
 from tests.images import png
 
@@ -61,7 +61,7 @@ def test_the_queue_bound_holds_under_concurrent_requests(fresh_redis, checkpoint
     with ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(submit, range(16)))
     waiting = jobs.queue(redis, keys.GENERATE_QUEUE).get_job_ids()
-    assert 1 <= statuses.count(202) == len(waiting) <= 3
+    assert statuses.count(202) == len(waiting) == 3  # the bound exactly: never over it, never all withdrawn
     assert statuses.count(429) == 16 - len(waiting)
     assert all(jobs.fetch(redis, job_id).kwargs["count"] in range(16) for job_id in waiting)
 
@@ -132,3 +132,18 @@ def test_results_are_reachable_only_by_unguessable_job_ids(fresh_redis, checkpoi
         assert len(set(job_ids)) == 5
         assert client.get("/jobs").status_code in (404, 405)  # no listing
         assert client.get(f"/jobs/{job_ids[0][:-1]}0").status_code == 404 or job_ids[0].endswith("0")
+
+
+def test_a_refused_definition_changes_no_record_and_stores_nothing(fresh_redis, checkpoint):
+    redis, _ = fresh_redis
+    with app_with(fresh_redis, checkpoint, queue_limit=1) as client:
+        attributes.begin_version(redis, "working", "fit-1", {"positives": 6, "negatives": 0})
+        assert attributes.finish_version(redis, "working", "fit-1", "pu", {"cv_accuracy": 0.9}, b"weights", b"{}")
+        assert define(client, "queued_first").status_code == 202  # no worker: the attributes queue is now full
+        record, stored = attributes.get(redis, "working"), sorted(redis.keys("*"))
+        for name in ("working", "brand_new"):
+            refused = define(client, name)
+            assert refused.status_code == 429 and refused.headers["Retry-After"] == "5", refused.text
+        assert attributes.get(redis, "working") == record and sorted(redis.keys("*")) == stored
+        assert client.get("/attributes/working").json()["status"] == "ready"
+        assert client.get("/attributes/brand_new").status_code == 404
