@@ -2,7 +2,6 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const POLL_MS = 300;
 const state = { photo: null, editChoices: new Map(), generateChoices: new Map(), attributes: [] };
 
 function showError(message) {
@@ -35,17 +34,7 @@ async function api(path, options = {}) {
   return response;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function pollJob(jobId, onStatus) {
-  for (;;) {
-    const job = await (await api(`/jobs/${jobId}`)).json();
-    onStatus(job);
-    if (job.status === "finished") return job;
-    if (job.status === "failed") throw new Error(job.error || "the job failed");
-    await sleep(POLL_MS);
-  }
-}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));  // pollJob (poll.js) uses it with api
 
 function conditionParams(choices) {
   const params = new URLSearchParams();
