@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 run: $(STAMP)
@@ -34,7 +35,7 @@ train-status: $(STAMP)
 	$(BIN)/python -m model.training.longrun status
 
 ship: $(STAMP)
-	$(BIN)/python -m model.training.ship
+	$(BIN)/python -m pipelines.ship
 
 clean:
 	rm -rf $(VENV) .pytest_cache

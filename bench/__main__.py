@@ -4,6 +4,7 @@ markdown table and writes it, with the date, machine and command, to bench/resul
     .venv/bin/python -m bench                       # every row, the shipped checkpoint and real faces (slow)
     .venv/bin/python -m bench --rows 2,5 --quick    # a subset, tiny sizes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,19 +25,31 @@ from bench.table import Row, document, machine, markdown, not_measured
 from bench.workload import Workload
 
 ROWS = {  # issue row -> what measures it
-    1: inversion.measure, 2: backends.measure, 3: micro_batching.measure, 4: service.measure_throughput,
-    5: service.measure_latency, 6: attribute.measure, 7: quality.measure, 8: training.measure,
+    1: inversion.measure,
+    2: backends.measure,
+    3: micro_batching.measure,
+    4: service.measure_throughput,
+    5: service.measure_latency,
+    6: attribute.measure,
+    7: quality.measure,
+    8: training.measure,
 }
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", default="checkpoints/celeba64")
-    parser.add_argument("--data", default="../shared/data/celeba64", help="celeba64 faces: real inputs, and rows 7-8 need them")
+    parser.add_argument(
+        "--data", default="../shared/data/celeba64", help="celeba64 faces: real inputs, and rows 7-8 need them"
+    )
     parser.add_argument("--oracle", default="checkpoints/oracle-celeba64", help="attribute oracle for row 7")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda, for the model in this process, the workers and training")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu or cuda, for the model in this process, the workers and training"
+    )
     parser.add_argument("--rows", default=",".join(map(str, ROWS)), help="comma-separated rows to run, e.g. 2,5")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat: a smoke test, not a measurement")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes and one repeat: a smoke test, not a measurement"
+    )
     parser.add_argument("--images", type=int, default=200, help="test faces per attribute for row 7")
     parser.add_argument("--threads", type=int, default=1, help="torch (and ONNX Runtime) threads per process")
     parser.add_argument("--attr", default="smiling", help="the built-in attribute every edit asks for")
@@ -55,9 +68,16 @@ def run_row(number: int, bench: Bench) -> list[Row]:
     started = time.perf_counter()
     try:
         rows = ROWS[number](bench)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - one broken row must not cost the others
         traceback.print_exc()
-        rows = [not_measured(str(number), ROWS[number].__module__.removeprefix("bench."), None, f"failed: {type(error).__name__}: {error}")]
+        rows = [
+            not_measured(
+                str(number),
+                ROWS[number].__module__.removeprefix("bench."),
+                None,
+                f"failed: {type(error).__name__}: {error}",
+            )
+        ]
     print(f"row {number}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return rows
 
@@ -67,7 +87,9 @@ def command_line(argv: list[str] | None) -> str:
     python = Path(sys.executable)
     python = python.relative_to(Path.cwd()) if python.is_relative_to(Path.cwd()) else python
     niceness = os.nice(0)
-    return (f"nice -n {niceness} " if niceness else "") + shlex.join([str(python), "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+    return (f"nice -n {niceness} " if niceness else "") + shlex.join(
+        [str(python), "-m", "bench", *(sys.argv[1:] if argv is None else argv)]
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Row]:
@@ -80,7 +102,9 @@ def main(argv: list[str] | None = None) -> list[Row]:
         bench = Bench(args, workload, cleanup)
         rows = [row for number in args.rows for row in run_row(number, bench)]
     table = markdown(rows)
-    Path(args.out).write_text(document(table, command_line(argv), started, time.perf_counter() - clock, described, args.context))
+    Path(args.out).write_text(
+        document(table, command_line(argv), started, time.perf_counter() - clock, described, args.context)
+    )
     print(table, flush=True)
     return rows
 

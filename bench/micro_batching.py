@@ -4,6 +4,7 @@ A real worker process (`python -m workers.process`) on an embedded Redis waits i
 jobs are then queued in one transaction, so its first dequeue already sees them all. Throughput is 16 jobs over
 the span from queueing to the last job's end as RQ recorded it.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -36,9 +37,19 @@ def wait_until_idle(redis, worker: subprocess.Popen) -> None:
 def queue_at_once(redis, settings: Settings, arguments: list[dict]) -> list:
     """Manipulate jobs with the options service.jobs.enqueue gives them, queued in one MULTI/EXEC."""
     retry = Retry(max=settings.job_retries) if settings.job_retries else None
-    data = [Queue.prepare_data("workers.tasks.manipulate", kwargs=each, job_id=jobs.new_job_id(), meta={"kind": "manipulate"},
-                               timeout=settings.job_timeout, result_ttl=settings.result_ttl, failure_ttl=settings.failed_ttl,
-                               retry=retry) for each in arguments]
+    data = [
+        Queue.prepare_data(
+            "workers.tasks.manipulate",
+            kwargs=each,
+            job_id=jobs.new_job_id(),
+            meta={"kind": "manipulate"},
+            timeout=settings.job_timeout,
+            result_ttl=settings.result_ttl,
+            failure_ttl=settings.failed_ttl,
+            retry=retry,
+        )
+        for each in arguments
+    ]
     with redis.pipeline() as pipeline:
         queued = jobs.queue(redis, keys.MANIPULATE_QUEUE).enqueue_many(data, pipeline=pipeline)
         pipeline.execute()
@@ -51,8 +62,16 @@ def utc(moment: datetime) -> datetime:
 
 def run_once(bench, redis, settings: Settings) -> tuple[float, list[int]]:
     """Jobs per second on one batch of JOBS queued jobs, and the batch sizes the worker ran them in."""
-    arguments = [{"upload": jobs.store_upload(redis, photo, settings), "conditions": [[bench.workload.attribute, True]],
-                  "strength": 1.0, "seed": 0, "crop": "none"} for photo in bench.workload.photos(JOBS)]
+    arguments = [
+        {
+            "upload": jobs.store_upload(redis, photo, settings),
+            "conditions": [[bench.workload.attribute, True]],
+            "strength": 1.0,
+            "seed": 0,
+            "crop": "none",
+        }
+        for photo in bench.workload.photos(JOBS)
+    ]
     queued_at = datetime.now(UTC)
     queued = queue_at_once(redis, settings, arguments)
     deadline = time.monotonic() + FINISH_SECONDS
@@ -75,7 +94,9 @@ def jobs_per_second(bench, batch_size: int, repeats: int) -> tuple[float, list[i
     with embedded_redis() as (redis, redis_url):
         settings = Settings(redis_url=redis_url, checkpoint=str(bench.workload.checkpoint), batch_size=batch_size)
         env = service_environment(redis_url, bench.workload.checkpoint, bench.threads, batch_size=batch_size)
-        worker = subprocess.Popen([sys.executable, "-m", "workers.process", "--device", bench.device], cwd=ROOT, env=env)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "workers.process", "--device", bench.device], cwd=ROOT, env=env
+        )
         try:
             wait_until_idle(redis, worker)
             rounds = [run_once(bench, redis, settings) for _ in range(repeats + 1)][1:]
@@ -89,9 +110,23 @@ def measure(bench) -> list[Row]:
     repeats = bench.size(3, 1)
     batched, sizes = jobs_per_second(bench, shipped, repeats)
     single, _ = jobs_per_second(bench, 1, repeats)
-    figures = (f"BATCH_SIZE={shipped}: {batched:.2f} jobs/s (batches of {', '.join(map(str, sorted(set(sizes), reverse=True)))}); "
-               f"BATCH_SIZE=1: {single:.2f} jobs/s")
-    note = (f"{bench.workload.source}, crop=none, {bench.workload.mode} mode; one worker process, {bench.threads} thread(s), "
-            f"embedded Redis; median of {repeats} round(s) after a warm-up round")
-    return [Row("3", f"micro-batched vs one-at-a-time worker, {JOBS} queued jobs (throughput ratio)", figures, batched / single,
-                target=TARGET, note=note)]
+    figures = (
+        f"BATCH_SIZE={shipped}: {batched:.2f} jobs/s "
+        f"(batches of {', '.join(map(str, sorted(set(sizes), reverse=True)))}); "
+        f"BATCH_SIZE=1: {single:.2f} jobs/s"
+    )
+    note = (
+        f"{bench.workload.source}, crop=none, {bench.workload.mode} mode; "
+        f"one worker process, {bench.threads} thread(s), "
+        f"embedded Redis; median of {repeats} round(s) after a warm-up round"
+    )
+    return [
+        Row(
+            "3",
+            f"micro-batched vs one-at-a-time worker, {JOBS} queued jobs (throughput ratio)",
+            figures,
+            batched / single,
+            target=TARGET,
+            note=note,
+        )
+    ]

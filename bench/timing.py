@@ -1,4 +1,5 @@
 """Timing helpers: warm up, then the median of repeats, measured with time.perf_counter."""
+
 from __future__ import annotations
 
 import statistics
@@ -26,7 +27,9 @@ def timed(function: Callable[[], Result], device: str = "cpu") -> tuple[float, R
     return time.perf_counter() - started, result
 
 
-def median_seconds(function: Callable[[], Result], repeats: int = 5, warmup: int = 1, device: str = "cpu") -> tuple[float, Result]:
+def median_seconds(
+    function: Callable[[], Result], repeats: int = 5, warmup: int = 1, device: str = "cpu"
+) -> tuple[float, Result]:
     """Median wall time of `function` over `repeats` calls after `warmup` untimed ones, and its last result."""
     for _ in range(warmup):
         function()

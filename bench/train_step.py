@@ -6,6 +6,7 @@ Parts run in the order the trainer runs them (augmentation, momentum-encoder key
 contrastive head, backward, optimizer, EMA and MoCo updates); each figure is the median over --repeats steps
 after --warmup steps. The whole step is timed apart, so the parts' sum shows what timing them one by one adds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,28 +46,33 @@ def profile(config, precision: str, channels_last: bool, warmup: int, repeats: i
     images = torch.rand(config.batch_size, 3, size, size)
     times: dict[str, list[float]] = {}
 
-    def timed(name: str, fn):
+    def timed(name: str, fn, *args):
         started = time.perf_counter()
-        result = fn()
+        result = fn(*args)
         times.setdefault(name, []).append((time.perf_counter() - started) * 1e3)
         return result
 
     for _ in range(warmup + repeats):
         with autocast:
-            augmented = timed("augmentation", lambda: face_augment(images))
-            keys = timed("key encoder (no grad)", lambda: moco.keys(augmented) if moco else None)
-            mean, log_var = timed("encoder", lambda: model.encoder(images))
+            augmented = timed("augmentation", face_augment, images)
+            keys = timed("key encoder (no grad)", moco.keys, augmented) if moco else None
+            mean, log_var = timed("encoder", model.encoder, images)
             latent = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
-            reconstruction = timed("decoder", lambda: model.decoder(latent))
-            diffusion = timed("denoiser", lambda: diffusion_loss(model.denoiser, latent, model.schedule))
-            contrastive = timed("projection head + InfoNCE", lambda: moco.loss(trainer.head(mean), keys) if moco else torch.zeros(()))
-            total = ((reconstruction.float() - images).pow(2).sum() / (2 * loss.pixel_sigma**2) + diffusion.sum()
-                     - log_var.float().sum() / 2 + loss.contrastive_weight * contrastive.sum()) / len(images)
+            reconstruction = timed("decoder", model.decoder, latent)
+            diffusion = timed("denoiser", diffusion_loss, model.denoiser, latent, model.schedule)
+            head = timed("projection head", trainer.head, mean)
+            contrastive = timed("InfoNCE", moco.loss, head, keys) if moco else torch.zeros(())
+            total = (
+                (reconstruction.float() - images).pow(2).sum() / (2 * loss.pixel_sigma**2)
+                + diffusion.sum()
+                - log_var.float().sum() / 2
+                + loss.contrastive_weight * contrastive.sum()
+            ) / len(images)
         trainer.optimizer.zero_grad(set_to_none=True)
         timed("backward", total.backward)
         timed("optimizer", trainer.optimizer.step)
-        timed("EMA + MoCo momentum/queue", lambda: trainer.after_step(keys))
-        timed("whole step", lambda: trainer.step(images))
+        timed("EMA + MoCo momentum/queue", trainer.after_step, keys)
+        timed("whole step", trainer.step, images)
     return {name: statistics.median(values[warmup:]) for name, values in times.items()}
 
 
@@ -81,8 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     config = train_config_from_dict(values)
     figures = profile(config, args.precision, args.channels_last, args.warmup, args.repeats)
     whole = figures.pop("whole step")
-    print(f"| part ({args.precision}, {args.threads} thread(s), batch {config.batch_size}"
-          f"{', channels_last' if args.channels_last else ''}) | ms | share |")
+    print(
+        f"| part ({args.precision}, {args.threads} thread(s), batch {config.batch_size}"
+        f"{', channels_last' if args.channels_last else ''}) | ms | share |"
+    )
     print("| --- | --- | --- |")
     for name, ms in figures.items():
         print(f"| {name} | {ms:.1f} | {ms / sum(figures.values()):.0%} |")

@@ -7,6 +7,7 @@ which leaves out start-up and the final checkpoint) is the time of N steps after
 has the machine's cores to itself: the threads of all its ranks together are the machine's core count, as in
 `make train`, except the shipped baseline, which trained on one rank of one thread.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,8 @@ import torch
 from bench.deployment import ROOT
 from bench.table import Row, Target, not_measured
 from model.checkpoint import read_card
-from model.evaluate import evaluate
 from model.training.longrun import RUN_CONFIG
+from pipelines.evaluate import evaluate
 
 RUN_SECONDS = 3600
 
@@ -53,7 +54,9 @@ def settings(cores: int) -> dict[str, Setting]:
 
 def bf16_support() -> str:
     """The CPU's bf16 instructions: autocast only pays where the matrix units take bf16 natively."""
-    flags = set(next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "").split())
+    flags = set(
+        next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "").split()
+    )
     return "CPU bf16 instructions: " + (", ".join(sorted(flags & {"avx512_bf16", "amx_bf16"})) or "none")
 
 
@@ -62,9 +65,26 @@ def train(bench, config: Path, setting: Setting, steps: int, out: Path, limit: i
     launcher = [sys.executable]
     if setting.ranks > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={setting.ranks}"]
-    command = [*launcher, "-m", "model.training", "--data", str(bench.options.data), "--out", str(out), "--config", str(config),
-               "--threads", str(setting.threads), "--precision", setting.precision, "--device", bench.device,
-               "--quiet", "--set", f"max_steps={steps}"]
+    command = [
+        *launcher,
+        "-m",
+        "model.training",
+        "--data",
+        str(bench.options.data),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--threads",
+        str(setting.threads),
+        "--precision",
+        setting.precision,
+        "--device",
+        bench.device,
+        "--quiet",
+        "--set",
+        f"max_steps={steps}",
+    ]
     command += ["--channels-last"] * setting.channels_last + (["--limit", str(limit)] if limit else [])
     env = {**os.environ, "OMP_NUM_THREADS": str(setting.threads)}
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=RUN_SECONDS, stdout=subprocess.DEVNULL)
@@ -72,7 +92,10 @@ def train(bench, config: Path, setting: Setting, steps: int, out: Path, limit: i
 
 
 def images_per_second(bench, config: Path, setting: Setting, batch: int, warmup: int, steps: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as first, tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as second:
+    with (
+        tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as first,
+        tempfile.TemporaryDirectory(prefix="d2c-bench-train-") as second,
+    ):
         measured = train(bench, config, setting, warmup + steps, Path(first), 2 * batch)
         return steps * batch / (measured - train(bench, config, setting, warmup, Path(second), 2 * batch))
 
@@ -85,12 +108,17 @@ def quality_after(bench, config: Path, setting: Setting, images: int, batch: int
 
 
 def measure(bench) -> list[Row]:
-    names = {"8a": "training throughput, long run / shipped config", "8b": "long run: bf16 autocast / fp32",
-             "8c": "long run: DDP ranks / threads of one process", "8d": "quality after the same images, long run - shipped config"}
+    names = {
+        "8a": "training throughput, long run / shipped config",
+        "8b": "long run: bf16 autocast / fp32",
+        "8c": "long run: DDP ranks / threads of one process",
+        "8d": "quality after the same images, long run - shipped config",
+    }
     shipped = read_card(bench.workload.checkpoint).get("training", {}).get("config")
     data = Path(bench.options.data)
     if shipped is None or not data.is_dir():
-        reason = f"not run: needs the training config in {bench.workload.checkpoint}/card.json and images at {data}, absent here"
+        card = f"{bench.workload.checkpoint}/card.json"
+        reason = f"not run: needs the training config in {card} and images at {data}, absent here"
         return [not_measured(key, name, None, reason) for key, name in names.items()]
     cores = os.cpu_count() or 1
     warmup, steps = bench.size(3, 1), bench.size(20, 2)
@@ -103,17 +131,39 @@ def measure(bench) -> list[Row]:
             configs[key].write_text(json.dumps({**values, "checkpoint_minutes": 1e6, "max_steps": 0}))
             batches[key] = values["batch_size"]
         for key, setting in settings(cores).items():
-            rate[key] = images_per_second(bench, configs[setting.config], setting, batches[setting.config], warmup, steps)
+            rate[key] = images_per_second(
+                bench, configs[setting.config], setting, batches[setting.config], warmup, steps
+            )
         images = bench.size(12800, 128)
-        quality = {key: quality_after(bench, configs[key], settings(cores)[key], images, batches[key]) for key in ("shipped", "run")}
-    describe = {key: f"{setting.describe(batches[setting.config])}: {rate[key]:.1f} images/s" for key, setting in settings(cores).items()}
-    note = f"{steps} steps after {warmup} warm-up, first {2 * max(batches.values())} images of {data}; {cores} cores; {bf16_support()}"
+        quality = {
+            key: quality_after(bench, configs[key], settings(cores)[key], images, batches[key])
+            for key in ("shipped", "run")
+        }
+    describe = {
+        key: f"{setting.describe(batches[setting.config])}: {rate[key]:.1f} images/s"
+        for key, setting in settings(cores).items()
+    }
+    images_used = 2 * max(batches.values())
+    note = f"{steps} steps after {warmup} warm-up, first {images_used} images of {data}; {cores} cores; "
+    note += bf16_support()
     scores = {key: f"{q['recon_psnr_db']:.2f} dB, probe {q['probe_mean']:.3f}" for key, q in quality.items()}
     return [
-        Row("8a", names["8a"], f"{describe['run']}; {describe['shipped']}", rate["run"] / rate["shipped"], target=Target(">=", 3), note=note),
+        Row(
+            "8a",
+            names["8a"],
+            f"{describe['run']}; {describe['shipped']}",
+            rate["run"] / rate["shipped"],
+            target=Target(">=", 3),
+            note=note,
+        ),
         Row("8b", names["8b"], f"{describe['run']}; {describe['run_fp32']}", rate["run"] / rate["run_fp32"], note=note),
         Row("8c", names["8c"], f"{describe['run_ddp']}; {describe['run']}", rate["run_ddp"] / rate["run"], note=note),
-        Row("8d", names["8d"], f"long run {scores['run']}; shipped config {scores['shipped']}",
-            quality["run"]["recon_psnr_db"] - quality["shipped"]["recon_psnr_db"], unit=" dB",
-            note=f"each trained from scratch on {images} images; test split, first 1,000 faces; probe 50 + 50 shots"),
+        Row(
+            "8d",
+            names["8d"],
+            f"long run {scores['run']}; shipped config {scores['shipped']}",
+            quality["run"]["recon_psnr_db"] - quality["shipped"]["recon_psnr_db"],
+            unit=" dB",
+            note=f"each trained from scratch on {images} images; test split, first 1,000 faces; probe 50 + 50 shots",
+        ),
     ]

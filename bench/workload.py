@@ -3,6 +3,7 @@
 Real test-split faces are used when --data holds them; otherwise random pixels stand in (fine for speed, which
 does not depend on content), and the rows say so.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,13 +15,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from contract.settings import Settings
 from model.attributes import AttributeClassifier, builtin_directory
-from model.builtins import BUILTINS
 from model.checkpoint import load_model
 from model.d2c import D2C
 from model.data import DatasetError, FaceDataset, load_dataset
 from model.manipulation import default_settings, manipulate
-from contract.settings import Settings
+from pipelines.builtins import BUILTINS
 
 FACES_LOADED = 256  # test faces kept for the speed rows; the quality row loads its own
 
@@ -84,8 +85,10 @@ class Workload:
             return self.photos(count), self.photos(count, offset=count)
         labels = self.faces.attribute(BUILTINS[self.attribute]).bool()
         pixels = self.faces.images.permute(0, 2, 3, 1).numpy()
-        return ([png(pixels[i]) for i in torch.nonzero(labels).flatten()[:count]],
-                [png(pixels[i]) for i in torch.nonzero(~labels).flatten()[:count]])
+        return (
+            [png(pixels[i]) for i in torch.nonzero(labels).flatten()[:count]],
+            [png(pixels[i]) for i in torch.nonzero(~labels).flatten()[:count]],
+        )
 
     @torch.no_grad()
     def edit(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

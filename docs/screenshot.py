@@ -30,8 +30,8 @@ def main(checkpoint: str, photo: str) -> None:
             except OSError:
                 time.sleep(0.5)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags)
             page = browser.new_page(viewport={"width": 1280, "height": 760})
             page.goto(url)
             page.wait_for_selector('#edit-attributes .chip[data-name="smiling"]')
@@ -39,7 +39,8 @@ def main(checkpoint: str, photo: str) -> None:
             page.click('#edit-attributes .chip[data-name="smiling"] .plus')
             page.click('#edit-attributes .chip[data-name="eyeglasses"] .minus')
             page.click("#edit-run")
-            page.wait_for_function("() => { const i = document.getElementById('after'); return !i.hidden && i.naturalWidth > 0; }")
+            shown = "() => { const i = document.getElementById('after'); return !i.hidden && i.naturalWidth > 0; }"
+            page.wait_for_function(shown)
             page.screenshot(path=str(ROOT / "docs" / "ui.png"))
             browser.close()
     finally:

@@ -9,6 +9,7 @@ covariance Sigma (from the unlabeled pool), a classifier also carries the edit d
   classifier g(z) = p(labeled | z) and k = E[g | positive]; a logistic r(c|z) is then fitted by minimising the
   unbiased PU risk (du Plessis et al. 2015), convex for the logistic loss: -pi E_P[f] + E_U[log(1 + e^f)].
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,11 @@ import torch
 from safetensors.torch import load, save
 from torch.nn import functional as F
 
-NAME_PATTERN = re.compile(r"^[a-z0-9_]{1,40}$")
+from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE
+
+NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
 COVARIANCE_SHRINKAGE = 0.1  # weight of the isotropic part in the pool's latent covariance (Ledoit-Wolf style shrinkage)
-POOL_FILE = "unlabeled_latents.safetensors"
 
 
 class AttributeDefinitionError(ValueError):
@@ -74,7 +76,7 @@ class AttributeClassifier:
         return save(tensors), json.dumps(info, indent=2).encode()
 
     @classmethod
-    def from_bytes(cls, weights: bytes, info: bytes) -> "AttributeClassifier":
+    def from_bytes(cls, weights: bytes, info: bytes) -> AttributeClassifier:
         tensors, meta = load(weights), json.loads(info)
         name, kind, shape = meta.pop("name"), meta.pop("kind"), tuple(meta.pop("latent_shape"))
         return cls(name, kind, tensors["weight"], float(tensors["bias"][0]), shape, meta, tensors.get("direction"))
@@ -87,7 +89,7 @@ class AttributeClassifier:
         (directory / f"{self.name}.json").write_bytes(info)
 
     @classmethod
-    def load(cls, directory: str | Path, name: str) -> "AttributeClassifier":
+    def load(cls, directory: str | Path, name: str) -> AttributeClassifier:
         directory = Path(directory)
         weights, info = directory / f"{name}.safetensors", directory / f"{name}.json"
         if not weights.is_file() or not info.is_file():
@@ -97,13 +99,15 @@ class AttributeClassifier:
 
 def check_latents(latents: torch.Tensor, latent_shape: tuple[int, ...]) -> None:
     if latents.dim() < 2 or tuple(latents.shape[1:]) != tuple(latent_shape):
-        raise AttributeDefinitionError(f"latents of shape {tuple(latents.shape[1:])} do not match the classifier's {tuple(latent_shape)}")
+        raise AttributeDefinitionError(
+            f"latents of shape {tuple(latents.shape[1:])} do not match the classifier's {tuple(latent_shape)}"
+        )
     if not torch.isfinite(latents).all():
         raise AttributeDefinitionError("latents contain NaN or infinite values")
 
 
 def check_name(name: str) -> None:
-    if not NAME_PATTERN.match(name or ""):
+    if not NAME_PATTERN.fullmatch(name or ""):
         raise AttributeDefinitionError(f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
 
 
@@ -152,8 +156,9 @@ def _with_mirrors(features: torch.Tensor, labels: torch.Tensor, mirrors: torch.T
     return torch.cat([features, mirrors]), torch.cat([labels, labels])
 
 
-def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: list[torch.Tensor],
-                          mirrors: torch.Tensor | None = None) -> dict[float, float]:
+def _cv_balanced_accuracy(
+    features: torch.Tensor, labels: torch.Tensor, folds: list[torch.Tensor], mirrors: torch.Tensor | None = None
+) -> dict[float, float]:
     """Mean held-out balanced accuracy of each strength in L2_GRID; the folds of one strength are fitted together.
 
     A held-out example's mirror image is held out with it, so the score never sees a training example's twin.
@@ -170,7 +175,9 @@ def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: l
         accuracies = []
         for held_out, weight, bias in zip(folds, weights, biases):
             predicted, truth = ((features[held_out] @ weight + bias) > 0).float(), labels[held_out]
-            recalls = [(predicted[truth == value] == value).float().mean() for value in (0.0, 1.0) if (truth == value).any()]
+            recalls = [
+                (predicted[truth == value] == value).float().mean() for value in (0.0, 1.0) if (truth == value).any()
+            ]
             accuracies.append(float(torch.stack(recalls).mean()))
         scores[l2] = sum(accuracies) / len(accuracies)
     return scores
@@ -179,7 +186,9 @@ def _cv_balanced_accuracy(features: torch.Tensor, labels: torch.Tensor, folds: l
 def _prepare(name: str, positive: torch.Tensor, minimum: int, label: str) -> None:
     check_name(name)
     if positive.dim() < 2 or len(positive) < minimum:
-        raise AttributeDefinitionError(f"need at least {minimum} {label} examples, got {0 if positive.dim() < 2 else len(positive)}")
+        raise AttributeDefinitionError(
+            f"need at least {minimum} {label} examples, got {0 if positive.dim() < 2 else len(positive)}"
+        )
     if not torch.isfinite(positive).all():
         raise AttributeDefinitionError(f"{label} latents contain NaN or infinite values")
 
@@ -197,12 +206,20 @@ def _direction(weight: torch.Tensor, covariance: torch.Tensor | None) -> tuple[t
     if covariance is None:
         return None, "euclidean"
     if covariance.shape != (len(weight), len(weight)):
-        raise AttributeDefinitionError(f"latent covariance of shape {tuple(covariance.shape)} does not match {len(weight)} latent values")
+        raise AttributeDefinitionError(
+            f"latent covariance of shape {tuple(covariance.shape)} does not match {len(weight)} latent values"
+        )
     return covariance.float() @ weight, "covariance"
 
 
-def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torch.Tensor, seed: int = 0,
-               covariance: torch.Tensor | None = None, mirrors: tuple[torch.Tensor, torch.Tensor] | None = None) -> AttributeClassifier:
+def fit_binary(
+    name: str,
+    positive_latents: torch.Tensor,
+    negative_latents: torch.Tensor,
+    seed: int = 0,
+    covariance: torch.Tensor | None = None,
+    mirrors: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
     `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w. `mirrors` are the
@@ -218,19 +235,28 @@ def fit_binary(name: str, positive_latents: torch.Tensor, negative_latents: torc
     labels = torch.cat([torch.ones(len(positive_latents)), torch.zeros(len(negative_latents))])
     mirror_features = None
     if mirrors is not None:
-        if tuple(mirrors[0].shape) != tuple(positive_latents.shape) or tuple(mirrors[1].shape) != tuple(negative_latents.shape):
+        if tuple(mirrors[0].shape) != tuple(positive_latents.shape) or tuple(mirrors[1].shape) != tuple(
+            negative_latents.shape
+        ):
             raise AttributeDefinitionError("mirror latents must match the positive and negative latents one for one")
         mirror_features = torch.cat(mirrors).flatten(1).float().cpu()
         if not torch.isfinite(mirror_features).all():
             raise AttributeDefinitionError("mirror latents contain NaN or infinite values")
-    folds = _folds(len(labels), min(5, int(min(len(positive_latents), len(negative_latents)))), torch.Generator().manual_seed(seed))
+    folds = _folds(
+        len(labels), min(5, int(min(len(positive_latents), len(negative_latents)))), torch.Generator().manual_seed(seed)
+    )
     scored = _cv_balanced_accuracy(features, labels, folds, mirror_features)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
     direction, metric = _direction(weight, covariance)
     metadata = {
-        "positives": len(positive_latents), "negatives": len(negative_latents), "unlabeled": 0,
-        "mirrored": mirrors is not None, "cv_accuracy": round(scored[best_l2], 4), "l2": best_l2, "edit_metric": metric,
+        "positives": len(positive_latents),
+        "negatives": len(negative_latents),
+        "unlabeled": 0,
+        "mirrored": mirrors is not None,
+        "cv_accuracy": round(scored[best_l2], 4),
+        "l2": best_l2,
+        "edit_metric": metric,
         "fit_seconds": round(time.perf_counter() - started, 3),
     }
     return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
@@ -253,8 +279,14 @@ def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, 
     return weight.detach(), float(bias.detach())
 
 
-def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.Tensor, l2: float = 1e-2, seed: int = 0,
-           covariance: torch.Tensor | None = None) -> AttributeClassifier:
+def fit_pu(
+    name: str,
+    positive_latents: torch.Tensor,
+    unlabeled_latents: torch.Tensor,
+    l2: float = 1e-2,
+    seed: int = 0,
+    covariance: torch.Tensor | None = None,
+) -> AttributeClassifier:
     """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk.
 
     The pool is a sample of the model's latents, so its covariance sets the edit direction Sigma w; pass
@@ -276,7 +308,9 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     for row, held_out in enumerate(folds):
         masks[row, held_out] = 0
     weights, biases = _logistic_many(features, labels, masks, torch.full((len(masks),), l2), balanced=False)
-    held_scores = torch.cat([torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(folds)])
+    held_scores = torch.cat(
+        [torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(folds)]
+    )
     k = float(held_scores.mean().clamp(1e-4, 1 - 1e-4))
     weight, bias = weights[-1], float(biases[-1])
     # Elkan-Noto: an unlabeled z is positive with probability (1 - k) / k * g / (1 - g)
@@ -286,9 +320,16 @@ def fit_pu(name: str, positive_latents: torch.Tensor, unlabeled_latents: torch.T
     recall = float(((positive @ weight + bias) > 0).float().mean())
     direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance)
     metadata = {
-        "positives": len(positive), "negatives": 0, "unlabeled": len(unlabeled),
-        "label_frequency": round(k, 4), "class_prior": round(prior, 4), "positive_recall": round(recall, 4),
-        "cv_accuracy": None, "l2": l2, "edit_metric": metric, "fit_seconds": round(time.perf_counter() - started, 3),
+        "positives": len(positive),
+        "negatives": 0,
+        "unlabeled": len(unlabeled),
+        "label_frequency": round(k, 4),
+        "class_prior": round(prior, 4),
+        "positive_recall": round(recall, 4),
+        "cv_accuracy": None,
+        "l2": l2,
+        "edit_metric": metric,
+        "fit_seconds": round(time.perf_counter() - started, 3),
     }
     return AttributeClassifier(name, "pu", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
 
@@ -299,7 +340,9 @@ def load_unlabeled_pool(checkpoint: str | Path) -> torch.Tensor:
 
     path = Path(checkpoint) / POOL_FILE
     if not path.is_file():
-        raise AttributeDefinitionError(f"{path} is missing: this checkpoint ships no unlabeled pool, so PU attributes cannot be fitted")
+        raise AttributeDefinitionError(
+            f"{path} is missing: this checkpoint ships no unlabeled pool, so PU attributes cannot be fitted"
+        )
     return load_file(str(path))["latents"].float()
 
 
@@ -310,4 +353,4 @@ def save_unlabeled_pool(checkpoint: str | Path, latents: torch.Tensor) -> None:
 
 
 def builtin_directory(checkpoint: str | Path) -> Path:
-    return Path(checkpoint) / "attributes"
+    return Path(checkpoint) / ATTRIBUTES_DIR

@@ -1,4 +1,6 @@
-"""Checkpoint directories: model.safetensors (EMA weights) + config.json + card.json/card.md."""
+"""Checkpoint directories and every name in their layout: EMA weights, config, card, built-in attributes, the
+unlabeled latent pool and the ONNX export."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +16,9 @@ from model.config import ModelConfig, model_config_from_dict, to_dict
 from model.d2c import D2C
 
 WEIGHTS, CONFIG, CARD_JSON = "model.safetensors", "config.json", "card.json"
+ATTRIBUTES_DIR = "attributes"  # built-in attribute classifiers, <name>.json + <name>.safetensors
+POOL_FILE = "unlabeled_latents.safetensors"  # the unlabeled latent pool PU attributes and edit directions use
+ONNX_DIR = "onnx"  # {encoder,decoder,denoiser}.onnx
 FORMAT = "d2c-checkpoint/1"
 
 

@@ -1,4 +1,5 @@
 """Plain dataclass configs for the D2C model and its training run."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ class ModelConfig:
         if self.patch_size not in (1, 2, 4):
             raise ValueError(f"patch_size must be 1, 2 or 4, got {self.patch_size}")
         if self.latent_size < 2:
-            raise ValueError(f"{len(self.channels)} levels leave a latent smaller than 2x2 at resolution {self.resolution}")
+            raise ValueError(
+                f"{len(self.channels)} levels leave a latent smaller than 2x2 at resolution {self.resolution}"
+            )
         if any(width % self.groups for width in (*self.channels, self.denoiser_channels)):
             raise ValueError(f"every width must be divisible by groups={self.groups}")
 

@@ -1,4 +1,5 @@
 """MoCo-v2 contrastive term L_C of paper Eq. 4: momentum encoder, queue of negatives, InfoNCE, face augmentations."""
+
 from __future__ import annotations
 
 import copy
@@ -74,7 +75,9 @@ class MoCo(nn.Module):
         positive = (queries * keys).sum(dim=1, keepdim=True)
         negative = queries @ self.queue.t()
         logits = torch.cat([positive, negative], dim=1) / self.temperature
-        return F.cross_entropy(logits, torch.zeros(len(queries), dtype=torch.long, device=queries.device), reduction="none")
+        return F.cross_entropy(
+            logits, torch.zeros(len(queries), dtype=torch.long, device=queries.device), reduction="none"
+        )
 
     @torch.no_grad()
     def update(self, encoder: nn.Module, head: nn.Module, keys: torch.Tensor) -> None:

@@ -1,9 +1,10 @@
 """The D2C model (paper Eq. 3): diffusion prior over latents + decoder, with the encoder q(z|x) for inference.
 
 Inference API on a loaded model (images are N x 3 x H x W floats in [0, 1]):
-``encode`` images -> latents, ``decode`` latents -> images, ``sample`` latents from the diffusion prior,
-``correct`` latents by noising to a level alpha and denoising back (the diffusion correction).
+``encode`` images -> latents, ``decode`` latents -> images, ``sample`` latents from the diffusion prior.
+The diffusion correction of edited latents is ``model.manipulation.diffusion_correction``.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from model.config import ModelConfig
-from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffuse_and_denoise, diffusion_loss
+from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffusion_loss
 from model.networks import Decoder, Denoiser, Encoder, normalize_latent
 
 
@@ -62,18 +63,16 @@ class D2C(nn.Module):
         # clean latents have unit RMS (the encoder normalises them), so DDIM's clean estimates are projected there
         return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps), normalize_latent)
 
-    @torch.no_grad()
-    def correct(
-        self, latents: torch.Tensor, alpha: float, steps: int = 10, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Noise latents to level alpha, then DDIM back to alpha = 1; alpha = 1 returns them unchanged."""
-        self._check_latents(latents)
-        if not 0.0 < alpha <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-        if alpha >= 1.0:
-            return latents
-        noise = torch.randn(latents.shape, generator=generator, device=self.device)
-        return diffuse_and_denoise(self.denoiser, latents.to(self.device), ddim_alphas(self.schedule, steps, alpha), noise, normalize_latent)
+
+@torch.no_grad()
+def encode_all(model: D2C, images_uint8: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """Posterior means of uint8 images (N x 3 x H x W), encoded `batch_size` at a time."""
+    return torch.cat(
+        [
+            model.encode(images_uint8[start : start + batch_size].float() / 255)
+            for start in range(0, len(images_uint8), batch_size)
+        ]
+    )
 
 
 @dataclass
@@ -89,8 +88,9 @@ class D2CLoss:
     entropy_weight: float = 1.0
     contrastive_weight: float = 1.0  # lambda of Eq. 4
 
-    def __call__(self, model: D2C, images: torch.Tensor, contrastive=None, query_images: torch.Tensor | None = None
-                 ) -> dict[str, torch.Tensor]:
+    def __call__(
+        self, model: D2C, images: torch.Tensor, contrastive=None, query_images: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """`contrastive(mean)` scores the encoder's means of `query_images` (default: of `images` themselves)."""
         mean, log_var = model.encoder(images)
         latent = mean + torch.randn_like(mean) * (0.5 * log_var).exp()

@@ -5,6 +5,7 @@
    cut with the standard (15, 40, 163, 188) box used by NVAE and D2C.
 3. any folder of images (unlabeled): centre square crop.
 """
+
 from __future__ import annotations
 
 import csv
@@ -79,7 +80,9 @@ def detect_layout(root: Path) -> str:
     return "folder"
 
 
-def _load_celeba64(root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool) -> FaceDataset:
+def _load_celeba64(
+    root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool
+) -> FaceDataset:
     with open(root / "attributes.csv", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
@@ -97,7 +100,9 @@ def _load_celeba64(root: Path, split: str | None, resolution: int, limit: int | 
     return FaceDataset(images, [row[0] for row in rows], names, labels, "celeba64")
 
 
-def _load_celeba(root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool) -> FaceDataset:
+def _load_celeba(
+    root: Path, split: str | None, resolution: int, limit: int | None, ids: set[str] | None, labels_only: bool
+) -> FaceDataset:
     lines = (root / "list_attr_celeba.txt").read_text().split("\n")
     names = lines[1].split()
     entries = [line.split() for line in lines[2:] if line.strip()]
@@ -125,8 +130,12 @@ def _load_folder(root: Path, resolution: int, limit: int | None) -> FaceDataset:
 
 
 def load_dataset(
-    path: str | Path, split: str | None = None, resolution: int = 64, limit: int | None = None,
-    ids: set[str] | None = None, labels_only: bool = False,
+    path: str | Path,
+    split: str | None = None,
+    resolution: int = 64,
+    limit: int | None = None,
+    ids: set[str] | None = None,
+    labels_only: bool = False,
 ) -> FaceDataset:
     """Load a dataset of any of the three layouts.
 

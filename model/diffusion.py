@@ -3,10 +3,12 @@
 Every sampler shares one signature, ``sampler(denoiser, latent, alphas, ...) -> latent``, where ``alphas`` is
 the increasing sequence of noise levels to visit and ``denoiser(noisy_latent, alpha)`` predicts the noise.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -17,7 +19,9 @@ Projection = Callable[[torch.Tensor], torch.Tensor] | None
 def alpha_schedule(steps: int, offset: float = 0.008) -> torch.Tensor:
     """Cosine schedule {alpha_i}_{i=1..T}, non-decreasing towards 1 (Nichol & Dhariwal 2021; paper Sec. 2)."""
     t = torch.arange(steps, 0, -1, dtype=torch.float64) / steps
-    alphas = torch.cos((t + offset) / (1 + offset) * math.pi / 2) ** 2 / math.cos(offset / (1 + offset) * math.pi / 2) ** 2
+    alphas = (
+        torch.cos((t + offset) / (1 + offset) * math.pi / 2) ** 2 / math.cos(offset / (1 + offset) * math.pi / 2) ** 2
+    )
     return alphas.clamp(1e-4, 0.9999).float()
 
 
@@ -54,7 +58,9 @@ def ddim_alphas(schedule: torch.Tensor, steps: int, start_alpha: float | None = 
     return torch.cat([schedule[index], torch.ones(1)])
 
 
-def ddim_step(denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha_to: float, project: Projection = None) -> torch.Tensor:
+def ddim_step(
+    denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha_to: float, project: Projection = None
+) -> torch.Tensor:
     """One deterministic DDIM update (Song et al. 2021, Eq. 12 with eta = 0) from level alpha_from to alpha_to.
 
     `project` maps the clean estimate onto the set clean latents live in (like pixel clipping in image
@@ -71,13 +77,15 @@ def ddim_step(denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha
 
 
 @torch.no_grad()
-def ddim_sample(denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, project: Projection = None) -> torch.Tensor:
+def ddim_sample(
+    denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, project: Projection = None
+) -> torch.Tensor:
     """DDIM (eta = 0) along the increasing levels `alphas`, ending at alpha = 1 (paper Eq. 3, the diffusion part).
 
     `latent` is z^(alphas[0]); for sampling from the prior it is N(0, I) noise and alphas[0] is near 0.
     """
     levels = [float(a) for a in alphas]
-    for alpha_from, alpha_to in zip(levels[:-1], levels[1:]):
+    for alpha_from, alpha_to in itertools.pairwise(levels):
         latent = ddim_step(denoiser, latent, alpha_from, alpha_to, project)
     return latent
 

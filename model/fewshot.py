@@ -1,4 +1,5 @@
 """Choosing few-shot example sets from a labelled dataset, reproducibly (the probe and built-in attributes)."""
+
 from __future__ import annotations
 
 import torch
@@ -6,7 +7,9 @@ import torch
 from model.data import FaceDataset
 
 
-def select_examples(dataset: FaceDataset, attribute: str, positives: int = 50, negatives: int = 50, seed: int = 0) -> tuple[list[str], list[str]]:
+def select_examples(
+    dataset: FaceDataset, attribute: str, positives: int = 50, negatives: int = 50, seed: int = 0
+) -> tuple[list[str], list[str]]:
     """Ids of `positives` images with the attribute and `negatives` without it, drawn with a fixed seed."""
     labels = dataset.attribute(attribute)
     generator = torch.Generator().manual_seed(seed)

@@ -1,4 +1,5 @@
 """Small image helpers shared by training, evaluation and export: grids and PNG writing."""
+
 from __future__ import annotations
 
 from pathlib import Path

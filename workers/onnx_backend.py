@@ -1,7 +1,7 @@
 """`--backend onnx`: the model's encoder, decoder and denoiser replaced by ONNX Runtime sessions.
 
 The torch D2C object keeps its sampling and correction logic; only the three networks run in ORT,
-from checkpoint/onnx/{encoder,decoder,denoiser}.onnx as written by `python -m model.export`.
+from checkpoint/onnx/{encoder,decoder,denoiser}.onnx as written by `python -m pipelines.export`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from model.checkpoint import ONNX_DIR
 from model.d2c import D2C
-from model.export import onnx_session
+from model.onnx import onnx_session
 
 NETWORKS = ("encoder", "decoder", "denoiser")
 
@@ -30,11 +31,11 @@ class OnnxNetwork(nn.Module):
 
 
 def with_onnx_networks(model: D2C, checkpoint: str | Path, device: str, threads: int | None = None) -> D2C:
-    directory = Path(checkpoint) / "onnx"
+    directory = Path(checkpoint) / ONNX_DIR
     missing = [name for name in NETWORKS if not (directory / f"{name}.onnx").is_file()]
     if missing:
         raise FileNotFoundError(f"--backend onnx needs {', '.join(f'{directory}/{name}.onnx' for name in missing)}; "
-                                f"run python -m model.export --checkpoint {checkpoint}")
+                                f"run python -m pipelines.export --checkpoint {checkpoint}")
     providers = [*(["CUDAExecutionProvider"] if device.startswith("cuda") else []), "CPUExecutionProvider"]
     # threads: the same cap as torch's (WORKER_THREADS), else each worker's sessions take every core
     sessions = {name: onnx_session(directory / f"{name}.onnx", threads, providers) for name in NETWORKS}

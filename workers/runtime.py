@@ -15,14 +15,13 @@ from contract import attributes
 from contract.payloads import Condition
 from contract.settings import WorkerSettings
 from model.attributes import (
-    POOL_FILE,
     AttributeClassifier,
     builtin_directory,
     fit_binary,
     latent_covariance,
     load_unlabeled_pool,
 )
-from model.checkpoint import load_model
+from model.checkpoint import POOL_FILE, load_model
 from workers.errors import JobInputError
 from workers.framing import FaceDetector
 

@@ -1,3 +1,3 @@
-from model.training.train import main
+from model.training.cli import main
 
 main()

@@ -9,6 +9,7 @@ train_state.pt (weights, EMA, optimizer, MoCo queue, RNG, step, images seen, the
 checkpoint directory's files, train.log and train.pid. With no state there, the run warm-starts from the shipped
 checkpoint's weights when its architecture matches the run's config, and from scratch otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ class RunSettings:
     precision: str
 
     @classmethod
-    def from_environment(cls) -> "RunSettings":
+    def from_environment(cls) -> RunSettings:
         env = os.environ.get
         return cls(
             run_dir=Path(env("D2C_RUN_DIR", Path.home() / ".cache" / "d2c" / "runs" / "celeba64")).expanduser(),
@@ -79,9 +80,24 @@ def warm_start_matches(settings: RunSettings) -> bool:
 
 
 def training_command(settings: RunSettings) -> list[str]:
-    command = [sys.executable, "-m", "model.training", "--data", str(settings.data), "--out", str(settings.run_dir),
-               "--config", str(settings.config), "--resume", "--threads", str(settings.threads),
-               "--precision", settings.precision, "--channels-last", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "model.training",
+        "--data",
+        str(settings.data),
+        "--out",
+        str(settings.run_dir),
+        "--config",
+        str(settings.config),
+        "--resume",
+        "--threads",
+        str(settings.threads),
+        "--precision",
+        settings.precision,
+        "--channels-last",
+        "--quiet",
+    ]
     if not (settings.run_dir / STATE).is_file() and warm_start_matches(settings):
         command += ["--warm-start", str(settings.warm_start)]
     return command
@@ -96,13 +112,19 @@ def start(settings: RunSettings) -> int:
         raise SystemExit(f"no training data at {settings.data} (set D2C_DATA)")
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     command = training_command(settings)
-    how = ("continuing " + str(settings.run_dir / STATE) if (settings.run_dir / STATE).is_file()
-           else f"warm start from {settings.warm_start}" if "--warm-start" in command else "from scratch")
+    how = (
+        "continuing " + str(settings.run_dir / STATE)
+        if (settings.run_dir / STATE).is_file()
+        else f"warm start from {settings.warm_start}"
+        if "--warm-start" in command
+        else "from scratch"
+    )
     with settings.log_file.open("a") as log:
         log.write(f"\n[{time.strftime('%Y-%m-%d %H:%M:%S')}] {how}: {' '.join(command)}\n")
         log.flush()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
     settings.pid_file.write_text(str(process.pid))
     print(f"training in the background (pid {process.pid}, {how}); log: {settings.log_file}; stop: make train-stop")
     return process.pid
@@ -137,8 +159,15 @@ def _reaped(pid: int) -> bool:
 
 def status(settings: RunSettings) -> dict:
     training = read_card(settings.run_dir).get("training", {})
-    report = {"run_dir": str(settings.run_dir), "running": running_pid(settings) is not None,
-              **{key: training[key] for key in ("steps", "images_seen", "epochs", "wall_minutes", "last_losses") if key in training}}
+    report = {
+        "run_dir": str(settings.run_dir),
+        "running": running_pid(settings) is not None,
+        **{
+            key: training[key]
+            for key in ("steps", "images_seen", "epochs", "wall_minutes", "last_losses")
+            if key in training
+        },
+    }
     print(json.dumps(report, indent=2))
     return report
 

@@ -6,6 +6,7 @@ Only the denoiser changes: refined in place, or replaced by a wider one trained 
 
     python -m model.training.prior --checkpoint runs/celeba64 --data ../shared/data/celeba64 --minutes 30 --width 128
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,24 +33,43 @@ def posterior_statistics(model, images_uint8: torch.Tensor, batch_size: int = 25
 
 
 @torch.no_grad()
-def held_out_loss(denoiser, latents: torch.Tensor, schedule: torch.Tensor, seed: int = 0, batch_size: int = 512) -> float:
+def held_out_loss(
+    denoiser, latents: torch.Tensor, schedule: torch.Tensor, seed: int = 0, batch_size: int = 512
+) -> float:
     """Eq. 2 on fixed latents with fixed noise levels and noise, so successive values differ only by the weights."""
     generator = torch.Generator(device=latents.device).manual_seed(seed)
-    losses = [diffusion_loss(denoiser, latents[start : start + batch_size], schedule, generator=generator)
-              for start in range(0, len(latents), batch_size)]
+    losses = [
+        diffusion_loss(denoiser, latents[start : start + batch_size], schedule, generator=generator)
+        for start in range(0, len(latents), batch_size)
+    ]
     return float(torch.cat(losses).mean())
 
 
-def train_prior(checkpoint: str, data: str, minutes: float, device: str = "cpu", batch_size: int = 256,
-                learning_rate: float = 3e-4, ema_decay: float = 0.999, width: int | None = None, held_out: int = 1000,
-                check_seconds: float = 60.0, patience: int = 3, seed: int = 0) -> dict:
+def train_prior(
+    checkpoint: str,
+    data: str,
+    minutes: float,
+    device: str = "cpu",
+    batch_size: int = 256,
+    learning_rate: float = 3e-4,
+    ema_decay: float = 0.999,
+    width: int | None = None,
+    held_out: int = 1000,
+    check_seconds: float = 60.0,
+    patience: int = 3,
+    seed: int = 0,
+) -> dict:
     """Train until the held-out loss has not improved by 0.5% in `patience` checks, or for `minutes` at most."""
     torch.manual_seed(seed)
     # 1. the frozen encoder's posterior over the training images and their mirrors, computed once
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split="train", resolution=model.config.resolution)
-    means, stds = (torch.cat(pair) for pair in zip(posterior_statistics(model, dataset.images),
-                                                   posterior_statistics(model, dataset.images.flip(-1))))
+    means, stds = (
+        torch.cat(pair)
+        for pair in zip(
+            posterior_statistics(model, dataset.images), posterior_statistics(model, dataset.images.flip(-1))
+        )
+    )
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
     held = order[:held_out]  # images (and so their mirrors) kept out of training, to tell when to stop
     train_index = torch.cat([order[held_out:], order[held_out:] + len(dataset)]).to(means.device)
@@ -73,7 +93,9 @@ def train_prior(checkpoint: str, data: str, minutes: float, device: str = "cpu",
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        torch._foreach_lerp_(list(ema.parameters()), list(denoiser.parameters()), 1 - min(ema_decay, (1 + step) / (10 + step)))
+        torch._foreach_lerp_(
+            list(ema.parameters()), list(denoiser.parameters()), 1 - min(ema_decay, (1 + step) / (10 + step))
+        )
         step += 1
         if time.perf_counter() - last_check >= check_seconds:
             last_check = time.perf_counter()
@@ -84,9 +106,16 @@ def train_prior(checkpoint: str, data: str, minutes: float, device: str = "cpu",
     # 4. ship the EMA denoiser beside the unchanged encoder and decoder
     model.denoiser = ema.eval()
     save_model(checkpoint, model)
-    summary = {"steps": step, "minutes": round((time.perf_counter() - started) / 60, 1), "batch_size": batch_size,
-               "denoiser_channels": model.config.denoiser_channels, "latents": len(train_index), "mirrors": True,
-               "held_out_loss": history, "stopped": "plateau" if stale >= patience else "time"}
+    summary = {
+        "steps": step,
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "batch_size": batch_size,
+        "denoiser_channels": model.config.denoiser_channels,
+        "latents": len(train_index),
+        "mirrors": True,
+        "held_out_loss": history,
+        "stopped": "plateau" if stale >= patience else "time",
+    }
     update_card(checkpoint, prior_refinement=summary)
     return summary
 
@@ -96,7 +125,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory to refine in place")
     parser.add_argument("--data", required=True)
     parser.add_argument("--minutes", type=float, default=10.0, help="at most this long; stops earlier on a plateau")
-    parser.add_argument("--width", type=int, help="train a new denoiser of this width instead of refining the joint one")
+    parser.add_argument(
+        "--width", type=int, help="train a new denoiser of this width instead of refining the joint one"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()

@@ -3,6 +3,7 @@
 The trainer owns the networks, their EMA copy (what ships), the MoCo key networks and the optimizer; the
 loop in ``train.py`` feeds it batches and decides when to save or stop.
 """
+
 from __future__ import annotations
 
 import copy
@@ -26,11 +27,12 @@ class LossModule(nn.Module):
         super().__init__()
         self.model, self.head, self.loss = model, head, loss
 
-    def forward(self, images: torch.Tensor, queries: torch.Tensor | None, keys: torch.Tensor | None,
-                moco: MoCo | None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, queries: torch.Tensor | None, keys: torch.Tensor | None, moco: MoCo | None
+    ) -> dict[str, torch.Tensor]:
         contrastive = None
         if moco is not None:
-            contrastive = lambda mean: moco.loss(self.head(mean), keys)  # noqa: E731
+            contrastive = lambda mean: moco.loss(self.head(mean), keys)
         return self.loss(self.model, images, contrastive, queries)
 
 
@@ -89,9 +91,14 @@ class Trainer:
         self.step_count += 1
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "head": self.head.state_dict(), "ema": self.ema.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "moco": self.moco.state_dict() if self.moco else {},
-                "step": self.step_count}
+        return {
+            "model": self.model.state_dict(),
+            "head": self.head.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "moco": self.moco.state_dict() if self.moco else {},
+            "step": self.step_count,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -110,8 +117,13 @@ class Trainer:
             self.moco.encoder.load_state_dict(self.model.encoder.state_dict())
 
 
-def build_trainer(config: TrainConfig, device: torch.device, distributed: bool = False, precision: str = "fp32",
-                  channels_last: bool = False) -> Trainer:
+def build_trainer(
+    config: TrainConfig,
+    device: torch.device,
+    distributed: bool = False,
+    precision: str = "fp32",
+    channels_last: bool = False,
+) -> Trainer:
     """Fresh networks, EMA copy, MoCo key networks and a (foreach) AdamW for `config` on `device`."""
     model = D2C(config.model).to(device)
     head = ProjectionHead(config.model).to(device)

@@ -1,5 +1,6 @@
 """Smoke test of `python -m bench --quick`: every row that needs no real data yields a numeric ratio and its target;
 rows that need the real faces or oracle say so. Asserts the table's shape, never a timing."""
+
 from __future__ import annotations
 
 import re
@@ -10,22 +11,42 @@ from pathlib import Path
 import pytest
 
 from bench.load import build_tiny_checkpoint
-from model.export import export
+from model.onnx import export
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"1": ">= 600x", "2a": ">= 1.5x", "2b": "none set", "3": ">= 3x", "4": ">= 0.8x", "5": "<= 1.3x", "6": "<= 2 s"}
+TARGETS = {
+    "1": ">= 600x",
+    "2a": ">= 1.5x",
+    "2b": "none set",
+    "3": ">= 3x",
+    "4": ">= 0.8x",
+    "5": "<= 1.3x",
+    "6": "<= 2 s",
+}
 NEED_REAL_DATA = {"7", "8a", "8b", "8c", "8d"}
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> str:
-    """results.md of a quick run of every row on a tiny random checkpoint (with its ONNX export), without faces or oracle."""
+    """results.md of a quick run of every row on a tiny random checkpoint with its ONNX export, no faces or oracle."""
     directory = tmp_path_factory.mktemp("bench")
     checkpoint = build_tiny_checkpoint(directory / "checkpoint")
     export(checkpoint)
     out = directory / "results.md"
-    command = [sys.executable, "-m", "bench", "--quick", "--checkpoint", str(checkpoint), "--data", str(directory / "no-faces"),
-               "--oracle", str(directory / "no-oracle"), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--checkpoint",
+        str(checkpoint),
+        "--data",
+        str(directory / "no-faces"),
+        "--oracle",
+        str(directory / "no-oracle"),
+        "--out",
+        str(out),
+    ]
     finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert out.read_text().split("\n\n")[-1].strip() in finished.stdout  # the printed table is the written one
@@ -43,7 +64,9 @@ def test_rows_without_real_data_have_numeric_ratios_and_their_targets(results):
     rows = table_rows(results)
     for key, target in TARGETS.items():
         assert key in rows, f"row {key} missing from the table"
-        assert re.fullmatch(r"[0-9.]+(x| s)", rows[key]["ratio"]), f"row {key}: ratio {rows[key]['ratio']!r} is not a number"
+        assert re.fullmatch(r"[0-9.]+(x| s)", rows[key]["ratio"]), (
+            f"row {key}: ratio {rows[key]['ratio']!r} is not a number"
+        )
         assert float(re.match(r"[0-9.]+", rows[key]["ratio"]).group()) > 0
         assert rows[key]["target"] == target
         assert rows[key]["verdict"] in (("no target",) if target == "none set" else ("met", "not met"))

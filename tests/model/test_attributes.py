@@ -1,7 +1,14 @@
 import pytest
 import torch
 
-from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu, latent_covariance
+from model.attributes import (
+    AttributeClassifier,
+    AttributeDefinitionError,
+    check_name,
+    fit_binary,
+    fit_pu,
+    latent_covariance,
+)
 
 SHAPE = (4, 4, 4)
 
@@ -17,9 +24,14 @@ def test_binary_fit_separates_toy_latents():
     classifier = fit_binary("toy", toy_latents(50, 3.0, 0), toy_latents(50, -3.0, 1))
     assert classifier.kind == "binary" and classifier.metadata["cv_accuracy"] > 0.9
     positive, negative = toy_latents(200, 3.0, 2), toy_latents(200, -3.0, 3)
-    accuracy = ((classifier.probability(positive) > 0.5).float().mean() + (classifier.probability(negative) < 0.5).float().mean()) / 2
+    accuracy = (
+        (classifier.probability(positive) > 0.5).float().mean()
+        + (classifier.probability(negative) < 0.5).float().mean()
+    ) / 2
     assert accuracy > 0.95
-    assert torch.allclose(classifier.probability(positive, True) + classifier.probability(positive, False), torch.ones(200), atol=1e-5)
+    assert torch.allclose(
+        classifier.probability(positive, True) + classifier.probability(positive, False), torch.ones(200), atol=1e-5
+    )
 
 
 @pytest.mark.parametrize("prior", [0.2, 0.5])
@@ -79,7 +91,9 @@ def test_edit_direction_follows_the_latent_covariance(tmp_path):
     fitted.save(tmp_path)
     assert torch.equal(AttributeClassifier.load(tmp_path, "metric").edit_direction, fitted.edit_direction)
     pu = fit_pu("metric_pu", positives, pool)
-    assert pu.metadata["edit_metric"] == "covariance" and torch.allclose(pu.edit_direction, latent_covariance(pool) @ pu.weight, atol=1e-4)
+    assert pu.metadata["edit_metric"] == "covariance" and torch.allclose(
+        pu.edit_direction, latent_covariance(pool) @ pu.weight, atol=1e-4
+    )
     # the worker passes the covariance it already holds instead of recomputing it from the pool
     assert torch.equal(fit_pu("metric_pu", positives, pool, covariance=covariance).edit_direction, pu.edit_direction)
     with pytest.raises(AttributeDefinitionError, match="covariance of shape"):
@@ -101,3 +115,18 @@ def test_bad_definitions_are_clear_errors(tmp_path):
         classifier.log_prob(torch.randn(3, 8, 4, 4))
     with pytest.raises(AttributeDefinitionError, match="not found"):
         AttributeClassifier.load(tmp_path, "unknown")
+
+
+@pytest.mark.parametrize(
+    "name", ["blond", "wavy_hair2", "a" * 40, "blond\n", "Blond", "", "a" * 41, "rosy-cheeks", "../x"]
+)
+def test_the_library_and_the_contract_accept_the_same_attribute_names(name):
+    from contract.attributes import NAME_PATTERN as CONTRACT_PATTERN
+
+    try:
+        check_name(name)
+        library_accepts = True
+    except AttributeDefinitionError:
+        library_accepts = False
+    assert library_accepts == bool(CONTRACT_PATTERN.fullmatch(name))
+    assert library_accepts == (name in ("blond", "wavy_hair2", "a" * 40))

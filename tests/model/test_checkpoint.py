@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from model.checkpoint import CheckpointError, load_model, save_model
-from model.export import export
+from model.onnx import export
 
 
 def test_save_load_round_trip_gives_identical_outputs(tmp_path, tiny_model):
@@ -14,8 +14,10 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path, tiny_model):
     assert torch.equal(loaded.encode(images), tiny_model.encode(images))
     latents = torch.randn(3, *tiny_model.config.latent_shape)
     assert torch.equal(loaded.decode(latents), tiny_model.decode(latents))
-    generator = lambda: torch.Generator().manual_seed(1)  # noqa: E731
-    assert torch.equal(loaded.sample(2, steps=4, generator=generator()), tiny_model.sample(2, steps=4, generator=generator()))
+    generator = lambda: torch.Generator().manual_seed(1)
+    assert torch.equal(
+        loaded.sample(2, steps=4, generator=generator()), tiny_model.sample(2, steps=4, generator=generator())
+    )
 
 
 def test_wrong_resolution_is_refused(tmp_path, tiny_model):

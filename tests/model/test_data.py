@@ -3,8 +3,7 @@ import torch
 from PIL import Image
 
 from model.data import DatasetError, load_dataset
-
-from .conftest import ATTRIBUTES, write_original_celeba
+from tests.tiny_data import ATTRIBUTES, write_original_celeba
 
 
 def test_celeba64_layout_loads_split_labels_and_ids(celeba64_dir):

@@ -1,6 +1,7 @@
 import torch
 
 from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffuse_and_denoise, diffusion_loss, noise_to
+from model.manipulation import diffusion_correction
 
 
 def zero_noise_denoiser(latent, alpha):
@@ -33,7 +34,7 @@ def test_ddim_with_exact_noise_prediction_recovers_the_clean_latent():
     clean, noise = torch.randn(2, 4, 8, 8), torch.randn(2, 4, 8, 8)
     alphas = ddim_alphas(alpha_schedule(1000), 20)
     start = noise_to(clean, alphas[:1].expand(2), noise)
-    oracle = lambda latent, alpha: noise  # noqa: E731 - DDIM keeps eps fixed along an exact trajectory
+    oracle = lambda latent, alpha: noise
     assert torch.allclose(ddim_sample(oracle, start, alphas), clean, atol=1e-4)
 
 
@@ -45,10 +46,10 @@ def test_ddim_sampling_is_deterministic_under_a_seed(tiny_model):
     assert not torch.equal(first, third)
 
 
-def test_model_correct_at_alpha_one_is_identity_and_below_changes_latent(tiny_model):
+def test_diffusion_correction_at_alpha_one_is_identity_and_below_changes_latent(tiny_model):
     latents = torch.randn(2, *tiny_model.config.latent_shape)
-    assert torch.equal(tiny_model.correct(latents, 1.0), latents)
-    assert not torch.equal(tiny_model.correct(latents, 0.5, steps=3), latents)
+    assert torch.equal(diffusion_correction(tiny_model, latents, 1.0, steps=3), latents)
+    assert not torch.equal(diffusion_correction(tiny_model, latents, 0.5, steps=3), latents)
 
 
 def test_diffusion_loss_is_per_example_and_zero_for_a_perfect_denoiser():

@@ -1,5 +1,6 @@
-"""make train's long run: continues its state, stops cleanly on SIGTERM, warm-starts from a checkpoint; make ship
-refuses a run that is worse than the shipped checkpoint."""
+"""make train's long run: continues its state, stops cleanly on SIGTERM, warm-starts from a checkpoint; the GPU
+script continues it the same way."""
+
 import json
 import os
 import subprocess
@@ -7,24 +8,26 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from eval.oracle import Oracle
 from model.checkpoint import save_model, update_card
 from model.d2c import D2C
 from model.training import longrun
-from model.training.ship import ShipRule, ship
 from model.training.train import STATE
-
-from .conftest import tiny_model_config, tiny_train_config_file
+from tests.tiny_data import tiny_model_config, tiny_train_config_file
 
 
 def settings_for(tmp_path: Path, data: Path, warm_start: Path | None = None, **config) -> longrun.RunSettings:
     config_file = tiny_train_config_file(tmp_path, **config)
-    return longrun.RunSettings(run_dir=tmp_path / "run", data=data, config=config_file,
-                               warm_start=warm_start or tmp_path / "no-checkpoint", threads=1, precision="fp32")
+    return longrun.RunSettings(
+        run_dir=tmp_path / "run",
+        data=data,
+        config=config_file,
+        warm_start=warm_start or tmp_path / "no-checkpoint",
+        threads=1,
+        precision="fp32",
+    )
 
 
 def wait_for(condition, timeout: float = 120.0) -> None:
@@ -47,7 +50,9 @@ def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues
     assert longrun.stop(settings, timeout=60)
     assert longrun.running_pid(settings) is None
     first = torch.load(settings.run_dir / STATE, weights_only=True)
-    assert first["step"] >= 2 and {float(s["step"]) for s in first["optimizer"]["state"].values()} == {float(first["step"])}
+    assert first["step"] >= 2 and {float(s["step"]) for s in first["optimizer"]["state"].values()} == {
+        float(first["step"])
+    }
 
     longrun.start(settings)
     wait_for(lambda: saved_step(settings) >= first["step"] + 2)
@@ -82,41 +87,17 @@ def test_a_checkpoint_of_another_architecture_is_not_warm_started_from(tmp_path,
     assert "--warm-start" not in longrun.training_command(settings)
 
 
-@pytest.mark.parametrize("candidate, refused", [
-    ({"recon_psnr_db": 27.5, "probe_mean": 0.80, "generation_fd": 10.0}, []),
-    ({"recon_psnr_db": 26.0, "probe_mean": 0.80, "generation_fd": 10.0}, ["reconstruction"]),
-    ({"recon_psnr_db": 27.5, "probe_mean": 0.75, "generation_fd": 30.0}, ["probe", "generation_fd"]),
-    ({"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}, ["no figure improves"]),
-])
-def test_the_ship_rule_names_every_figure_that_is_worse(candidate, refused):
-    shipped = {"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}
-    reasons = ShipRule().refusals(candidate, shipped)
-    assert len(reasons) == len(refused) and all(word in reason for word, reason in zip(refused, reasons))
-
-
-def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
-    torch.manual_seed(0)
-    oracle = tmp_path / "oracle"
-    oracle.mkdir()
-    save_file(Oracle(attributes=40, width=4).state_dict(), str(oracle / "oracle.safetensors"))
-    (oracle / "oracle.json").write_text(json.dumps({"attributes": [f"a{i}" for i in range(40)], "width": 4}))
-    run, shipped = tmp_path / "run", tmp_path / "shipped"
-    save_model(run, D2C(tiny_model_config()))
-    update_card(run, training={"steps": 1})
-    for name in ("samples.png", "reconstructions.png"):
-        (run / name).write_bytes(b"png")
-    save_model(shipped, D2C(tiny_model_config()))
-    update_card(shipped, metrics={"recon_psnr_db": 40.0, "probe_mean": 0.99, "generation_fd": 0.0})
-    before = {path.name: path.read_bytes() for path in shipped.iterdir()}
-    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3)
-    assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
-    assert not (tmp_path / ".shipped.staging").exists()
-
-
 def test_the_gpu_script_continues_the_run_for_one_step_on_the_cpu(tmp_path, celeba64_dir):
-    env = {**os.environ, "RUN_DIR": str(tmp_path / "gpu"), "DATA": str(celeba64_dir), "BATCH": "4", "PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "RUN_DIR": str(tmp_path / "gpu"),
+        "DATA": str(celeba64_dir),
+        "BATCH": "4",
+        "PYTHON": sys.executable,
+    }
     command = ["scripts/train_gpu.sh", "5", "--device", "cpu", "--set", "max_steps=1", "--threads", "1", "--quiet"]
-    result = subprocess.run(command, cwd=longrun.ROOT, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, cwd=longrun.ROOT, env=env, capture_output=True, text=True, timeout=300,
+                            check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     state = torch.load(tmp_path / "gpu" / STATE, weights_only=True)
     assert state["step"] == 1 and json.loads(state["config"])["batch_size"] == 4

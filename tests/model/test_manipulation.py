@@ -6,8 +6,7 @@ import torch
 from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
 from model.manipulation import ManipulationSettings, NoSampleAccepted, generate, manipulate, rejection_sample
-
-from .conftest import face_like, tiny_model_config
+from tests.tiny_data import face_like, tiny_model_config
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +14,10 @@ def trained():
     """A tiny D2C trained by the test on synthetic faces whose hair colour is the attribute."""
     torch.manual_seed(0)
     blond = torch.arange(48) % 2 == 0
-    images = torch.stack([torch.from_numpy(face_like(i, 32, bool(b))).permute(2, 0, 1) for i, b in enumerate(blond)]).float() / 255
+    images = (
+        torch.stack([torch.from_numpy(face_like(i, 32, bool(b))).permute(2, 0, 1) for i, b in enumerate(blond)]).float()
+        / 255
+    )
     model = D2C(tiny_model_config())
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     loss = D2CLoss(contrastive_weight=0.0)
@@ -44,7 +46,9 @@ def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step
     settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=5, alpha=0.95, correction_steps=3)
     edited = manipulate(model, latents, [(classifier, True)], settings, mode="paper")
     assert (classifier.probability(edited) > 0.5).float().mean() >= 0.9
-    unconstrained = manipulate(model, latents, [(classifier, True)], ManipulationSettings(**{**settings.__dict__, "sigma": 1e4}), mode="paper")
+    unconstrained = manipulate(
+        model, latents, [(classifier, True)], ManipulationSettings(**{**settings.__dict__, "sigma": 1e4}), mode="paper"
+    )
     moved = (edited - latents).flatten(1).norm(dim=1)
     moved_free = (unconstrained - latents).flatten(1).norm(dim=1)
     assert (moved < moved_free).all()
@@ -81,7 +85,9 @@ def test_negation_and_composition(trained):
     direction = torch.randn(latents[0].numel(), generator=generator)
     direction -= direction @ classifier.weight / classifier.weight.pow(2).sum() * classifier.weight
     other = type(classifier)("other", "binary", direction, 0.0, classifier.latent_shape, {})
-    both = manipulate(model, latents, [(classifier, True), (other, False)], ManipulationSettings(strength=1.0), mode="no_correction")
+    both = manipulate(
+        model, latents, [(classifier, True), (other, False)], ManipulationSettings(strength=1.0), mode="no_correction"
+    )
     assert (classifier.probability(both) > 0.5).all() and (other.probability(both, target=False) > 0.5).all()
 
 

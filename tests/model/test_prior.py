@@ -6,8 +6,17 @@ from model.training.prior import train_prior
 
 def test_a_wider_prior_is_trained_on_frozen_latents_and_ships_with_its_width(tmp_path, tiny_model, celeba64_dir):
     save_model(tmp_path / "ckpt", tiny_model)
-    summary = train_prior(str(tmp_path / "ckpt"), str(celeba64_dir), minutes=0.15, width=16, held_out=4, batch_size=16,
-                          learning_rate=3e-3, check_seconds=0.5, patience=1000)
+    summary = train_prior(
+        str(tmp_path / "ckpt"),
+        str(celeba64_dir),
+        minutes=0.15,
+        width=16,
+        held_out=4,
+        batch_size=16,
+        learning_rate=3e-3,
+        check_seconds=0.5,
+        patience=1000,
+    )
     refined = load_model(tmp_path / "ckpt")
     assert refined.config.denoiser_channels == 16 and summary["denoiser_channels"] == 16
     assert summary["stopped"] == "time" and summary["latents"] == 2 * (18 - 4)  # train images and their mirrors
@@ -20,6 +29,14 @@ def test_a_wider_prior_is_trained_on_frozen_latents_and_ships_with_its_width(tmp
 def test_prior_training_stops_once_the_held_out_loss_stops_falling(tmp_path, tiny_model, celeba64_dir):
     save_model(tmp_path / "ckpt", tiny_model)
     # a zero learning rate never improves the held-out loss, so the plateau rule must end the run long before 5 minutes
-    summary = train_prior(str(tmp_path / "ckpt"), str(celeba64_dir), minutes=5, held_out=4, batch_size=8,
-                          learning_rate=0.0, check_seconds=0.1, patience=2)
+    summary = train_prior(
+        str(tmp_path / "ckpt"),
+        str(celeba64_dir),
+        minutes=5,
+        held_out=4,
+        batch_size=8,
+        learning_rate=0.0,
+        check_seconds=0.1,
+        patience=2,
+    )
     assert summary["stopped"] == "plateau" and summary["minutes"] < 1 and len(summary["held_out_loss"]) == 2

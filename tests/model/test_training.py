@@ -8,13 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.config import TrainConfig
 from model.contrastive import MoCo, face_augment
 from model.d2c import D2C, D2CLoss
 from model.networks import ProjectionHead
-from model.training.train import main as train_main
-
-from .conftest import tiny_model_config, tiny_train_config_file
+from model.training.cli import main as train_main
+from tests.tiny_data import tiny_model_config, tiny_train_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +29,7 @@ def test_joint_loss_falls_on_a_tiny_set(celeba64_dir):
     losses = []
     for _ in range(60):
         keys = moco.keys(face_augment(images))
-        terms = loss_fn(model, images, lambda mean: moco.loss(head(mean), keys))
+        terms = loss_fn(model, images, lambda mean, keys=keys: moco.loss(head(mean), keys))
         optimizer.zero_grad()
         terms["loss"].backward()
         optimizer.step()
@@ -56,7 +54,10 @@ def test_resume_continues_step_count_optimizer_and_matches_an_uninterrupted_run(
     assert state["step"] == 4
     adam_steps = {float(entry["step"]) for entry in state["optimizer"]["state"].values()}
     assert adam_steps == {4.0}
-    straight, resumed = load_file(str(tmp_path / "straight" / "model.safetensors")), load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    straight, resumed = (
+        load_file(str(tmp_path / "straight" / "model.safetensors")),
+        load_file(str(tmp_path / "resumed" / "model.safetensors")),
+    )
     for name in straight:
         torch.testing.assert_close(resumed[name], straight[name], rtol=0, atol=1e-5, msg=name)
 
@@ -64,7 +65,15 @@ def test_resume_continues_step_count_optimizer_and_matches_an_uninterrupted_run(
 def test_training_writes_a_complete_checkpoint(tmp_path, celeba64_dir):
     out = tmp_path / "run"
     run_training(celeba64_dir, out, tiny_train_config_file(tmp_path), "--set", "max_steps=2")
-    for name in ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png", "train_state.pt"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "card.json",
+        "card.md",
+        "samples.png",
+        "reconstructions.png",
+        "train_state.pt",
+    ):
         assert (out / name).is_file(), name
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["steps"] == 2 and card["data"]["images"] == 18
@@ -80,9 +89,25 @@ def test_two_process_gloo_ddp_run_completes_with_ranks_in_sync(tmp_path, celeba6
     out = tmp_path / "ddp"
     config = tiny_train_config_file(tmp_path, max_steps=3)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531",
-               "-m", "model.training", "--data", str(celeba64_dir), "--out", str(out), "--config", str(config), "--quiet"]
-    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-port",
+        "29531",
+        "-m",
+        "model.training",
+        "--data",
+        str(celeba64_dir),
+        "--out",
+        str(out),
+        "--config",
+        str(config),
+        "--quiet",
+    ]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     training = json.loads((out / "card.json").read_text())["training"]
     assert training["world_size"] == 2 and training["replicas_in_sync"] is True and training["steps"] == 3

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from model.checkpoint import load_model
-from model.export import export
 from model.manipulation import manipulate
+from model.onnx import export
 from workers.onnx_backend import with_onnx_networks
 from workers.runtime import load_builtins
 
@@ -34,5 +34,5 @@ def test_onnx_networks_match_torch(exported):
 
 
 def test_missing_onnx_files_are_a_clear_error(checkpoint):
-    with pytest.raises(FileNotFoundError, match="python -m model.export"):
+    with pytest.raises(FileNotFoundError, match="python -m pipelines.export"):
         with_onnx_networks(load_model(checkpoint), checkpoint, "cpu")

@@ -2,8 +2,9 @@
 
 It never sees D2C latents and the product never uses it, so it judges D2C's edits independently.
 
-    python -m eval.oracle --data ../shared/data/celeba64 --out checkpoints/oracle-celeba64 --minutes 15
+    python -m pipelines.oracle --data ../shared/data/celeba64 --out checkpoints/oracle-celeba64 --minutes 15
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,14 @@ class Oracle(nn.Module):
         layers, channels = [], 3
         for multiplier in (1, 2, 4, 8):
             out = width * multiplier
-            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
-                       nn.Conv2d(out, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=2, padding=1),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(out, out, 3, padding=1),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             channels = out
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(channels, attributes)
@@ -54,14 +61,18 @@ def load_oracle(directory: str | Path, device: str = "cpu") -> tuple[Oracle, lis
 def predict(oracle: Oracle, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """0/1 predictions, N x 40, for images in [0, 1]."""
     device = next(oracle.parameters()).device
-    return torch.cat([(oracle(images[i : i + batch_size].to(device)) > 0).long().cpu() for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [(oracle(images[i : i + batch_size].to(device)) > 0).long().cpu() for i in range(0, len(images), batch_size)]
+    )
 
 
 @torch.no_grad()
 def embed(oracle: Oracle, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Penultimate features, N x width*8, float64 on the CPU, for images in [0, 1]."""
     device = next(oracle.parameters()).device
-    return torch.cat([oracle.embed(images[i : i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)])
+    return torch.cat(
+        [oracle.embed(images[i : i + batch_size].to(device)).double().cpu() for i in range(0, len(images), batch_size)]
+    )
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
@@ -79,12 +90,18 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 def balanced_accuracies(predicted: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     scores = []
     for column in range(truth.shape[1]):
-        recalls = [(predicted[truth[:, column] == v, column] == v).float().mean() for v in (0, 1) if (truth[:, column] == v).any()]
+        recalls = [
+            (predicted[truth[:, column] == v, column] == v).float().mean()
+            for v in (0, 1)
+            if (truth[:, column] == v).any()
+        ]
         scores.append(torch.stack(recalls).mean())
     return torch.stack(scores)
 
 
-def train(data: str, out: Path, minutes: float, batch_size: int = 64, seed: int = 0, threads: int | None = None) -> dict:
+def train(
+    data: str, out: Path, minutes: float, batch_size: int = 64, seed: int = 0, threads: int | None = None
+) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -117,8 +134,12 @@ def train(data: str, out: Path, minutes: float, batch_size: int = 64, seed: int 
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in oracle.state_dict().items()}, str(out / "oracle.safetensors"))
     info = {
-        "attributes": train_set.attribute_names, "width": 32, "steps": step, "minutes": round((time.perf_counter() - started) / 60, 1),
-        "train_images": len(train_set), "test_images": len(test_set),
+        "attributes": train_set.attribute_names,
+        "width": 32,
+        "steps": step,
+        "minutes": round((time.perf_counter() - started) / 60, 1),
+        "train_images": len(train_set),
+        "test_images": len(test_set),
         "test_balanced_accuracy": {name: round(float(a), 4) for name, a in zip(train_set.attribute_names, accuracy)},
         "test_balanced_accuracy_mean": round(float(accuracy.mean()), 4),
         "terms": "Trained on CelebA: non-commercial research and educational use only.",
@@ -128,7 +149,7 @@ def train(data: str, out: Path, minutes: float, batch_size: int = 64, seed: int 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m eval.oracle", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.oracle", description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=15.0)

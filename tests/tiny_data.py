@@ -1,28 +1,28 @@
-"""Tiny models and tiny datasets, written by the tests themselves."""
+"""Tiny model configs and tiny datasets in both CelebA layouts, written by the tests themselves."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
 from model.config import ModelConfig, TrainConfig, to_dict
-from model.d2c import D2C
 
 ATTRIBUTES = ["Blond_Hair", "Male", "Smiling"]
 
 
 def tiny_model_config(**overrides) -> ModelConfig:
-    values = dict(resolution=32, channels=(8, 16), latent_channels=4, denoiser_channels=8, denoiser_blocks=1,
-                  diffusion_steps=100, projection_dim=16, groups=4)
+    values = {"resolution": 32, "channels": (8, 16), "latent_channels": 4, "denoiser_channels": 8, "denoiser_blocks": 1,
+              "diffusion_steps": 100, "projection_dim": 16, "groups": 4}
     return ModelConfig(**{**values, **overrides})
 
 
 def tiny_train_config_file(directory: Path, **overrides) -> Path:
-    config = TrainConfig(model=tiny_model_config(), batch_size=8, warmup_steps=1, moco_queue=64, checkpoint_minutes=100.0)
+    config = TrainConfig(
+        model=tiny_model_config(), batch_size=8, warmup_steps=1, moco_queue=64, checkpoint_minutes=100.0
+    )
     values = {**to_dict(config), **overrides}
     path = directory / "train_config.json"
     path.write_text(json.dumps(values))
@@ -73,14 +73,3 @@ def write_original_celeba(root: Path, count: int = 6) -> Path:
     (root / "list_attr_celeba.txt").write_text("\n".join(attr_lines) + "\n")
     (root / "list_eval_partition.txt").write_text("\n".join(partition_lines) + "\n")
     return root
-
-
-@pytest.fixture
-def tiny_model() -> D2C:
-    torch.manual_seed(0)
-    return D2C(tiny_model_config()).eval()
-
-
-@pytest.fixture
-def celeba64_dir(tmp_path: Path) -> Path:
-    return write_celeba64(tmp_path / "celeba64")

@@ -1,7 +1,8 @@
 """Reconstruction, few-shot linear probe, generation quality and prior-hole grids for a D2C checkpoint.
 
-    python -m model.evaluate --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64 --split test --json eval.json
+python -m pipelines.evaluate --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64 --json eval.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,24 +13,21 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from eval.oracle import Oracle, embed, frechet_distance, load_oracle, predict
 from model.attributes import fit_binary
 from model.checkpoint import load_model, update_card
-from model.d2c import D2C
+from model.d2c import D2C, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.images import grid
+from pipelines.oracle import Oracle, embed, frechet_distance, load_oracle, predict
 
 PROBE_ATTRIBUTES = ("Blond_Hair", "Male", "Wearing_Lipstick", "Smiling", "Eyeglasses")
 
 
 @torch.no_grad()
-def encode_all(model: D2C, images_uint8: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
-    return torch.cat([model.encode(images_uint8[start : start + batch_size].float() / 255) for start in range(0, len(images_uint8), batch_size)])
-
-
-@torch.no_grad()
-def reconstruction_metrics(model: D2C, images_uint8: torch.Tensor, latents: torch.Tensor, batch_size: int = 128) -> dict[str, float]:
+def reconstruction_metrics(
+    model: D2C, images_uint8: torch.Tensor, latents: torch.Tensor, batch_size: int = 128
+) -> dict[str, float]:
     """Mean per-image PSNR (dB) and squared error summed over pixels in [0, 1] (the paper's Table 2 MSE unit)."""
     psnr, sse = [], []
     for start in range(0, len(images_uint8), batch_size):
@@ -45,8 +43,15 @@ def balanced_accuracy(predicted: torch.Tensor, truth: torch.Tensor) -> float:
     return float(torch.stack(recalls).mean())
 
 
-def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_labels, seed: int = 0,
-                 attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50) -> dict[str, float]:
+def linear_probe(
+    model: D2C,
+    data: str | Path,
+    test_latents: torch.Tensor,
+    test_labels,
+    seed: int = 0,
+    attributes: tuple[str, ...] = PROBE_ATTRIBUTES,
+    shots: int = 50,
+) -> dict[str, float]:
     """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents.
 
     The classifier is fitted as the built-ins are: on the examples and their mirror images.
@@ -54,20 +59,36 @@ def linear_probe(model: D2C, data: str | Path, test_latents: torch.Tensor, test_
     train_labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     scores = {}
     for attribute in attributes:
-        positive_ids, negative_ids = select_examples(train_labels, attribute, positives=shots, negatives=shots, seed=seed)
-        examples = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids))
+        positive_ids, negative_ids = select_examples(
+            train_labels, attribute, positives=shots, negatives=shots, seed=seed
+        )
+        examples = load_dataset(
+            data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids)
+        )
         latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         labels = examples.attribute(attribute)
-        classifier = fit_binary(attribute.lower(), latents[labels == 1], latents[labels == 0], seed=seed,
-                                mirrors=(mirrors[labels == 1], mirrors[labels == 0]))
+        classifier = fit_binary(
+            attribute.lower(),
+            latents[labels == 1],
+            latents[labels == 0],
+            seed=seed,
+            mirrors=(mirrors[labels == 1], mirrors[labels == 0]),
+        )
         predicted = (classifier.logit(test_latents) > 0).long().cpu()
         scores[attribute] = round(balanced_accuracy(predicted, test_labels(attribute).long()), 4)
     return scores
 
 
 @torch.no_grad()
-def generation_metrics(model: D2C, oracle: Oracle, images_uint8: torch.Tensor, count: int = 2000, steps: int = 50,
-                       seed: int = 0, batch_size: int = 250) -> dict:
+def generation_metrics(
+    model: D2C,
+    oracle: Oracle,
+    images_uint8: torch.Tensor,
+    count: int = 2000,
+    steps: int = 50,
+    seed: int = 0,
+    batch_size: int = 250,
+) -> dict:
     """Frechet distances in the oracle's penultimate features to `count` real images (set A), for `count` prior
     samples (`generation_fd`), reconstructions of other real images (set B) and set B itself (the floor);
     and how far the oracle's attribute rates on the samples are from its rates on set A."""
@@ -76,12 +97,20 @@ def generation_metrics(model: D2C, oracle: Oracle, images_uint8: torch.Tensor, c
     real_a = images_uint8[order[:count]].float() / 255
     real_b = images_uint8[order[count : 2 * count]].float() / 255
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    samples = torch.cat([model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
-                         for start in range(0, count, batch_size)])
-    reconstructions = torch.cat([model.decode(model.encode(real_b[start : start + batch_size])).cpu()
-                                 for start in range(0, count, batch_size)])
+    samples = torch.cat(
+        [
+            model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
+            for start in range(0, count, batch_size)
+        ]
+    )
+    reconstructions = torch.cat(
+        [model.decode(model.encode(real_b[start : start + batch_size])).cpu() for start in range(0, count, batch_size)]
+    )
     reference = embed(oracle, real_a)
-    sample_rates, data_rates = predict(oracle, samples).double().mean(dim=0), predict(oracle, real_a).double().mean(dim=0)
+    sample_rates, data_rates = (
+        predict(oracle, samples).double().mean(dim=0),
+        predict(oracle, real_a).double().mean(dim=0),
+    )
     return {
         "generation_fd": frechet_distance(embed(oracle, samples), reference),
         "reconstruction_fd": frechet_distance(embed(oracle, reconstructions), reference),
@@ -96,7 +125,9 @@ def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, see
     """Samples from the diffusion prior beside N(0, I) latents decoded directly (paper Sec. 4.2)."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     from_prior = model.decode(model.sample(count, steps=steps, generator=generator))
-    from_gaussian = model.decode(torch.randn((count, *model.config.latent_shape), generator=generator, device=model.device))
+    from_gaussian = model.decode(
+        torch.randn((count, *model.config.latent_shape), generator=generator, device=model.device)
+    )
     left, right = grid(from_prior, 4), grid(from_gaussian, 4)
     canvas = Image.new("RGB", (left.width * 2 + 16, left.height), "white")
     canvas.paste(left, (0, 0))
@@ -104,16 +135,27 @@ def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, see
     canvas.save(out / "prior_vs_gaussian.png")
 
 
-def evaluate(checkpoint: str | Path, data: str | Path, split: str = "test", limit: int | None = None, device: str = "cpu",
-             grids: Path | None = None, probe_attributes: tuple[str, ...] = PROBE_ATTRIBUTES, shots: int = 50,
-             oracle: str | Path | None = None, generated: int = 2000) -> dict:
+def evaluate(
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str = "test",
+    limit: int | None = None,
+    device: str = "cpu",
+    grids: Path | None = None,
+    probe_attributes: tuple[str, ...] = PROBE_ATTRIBUTES,
+    shots: int = 50,
+    oracle: str | Path | None = None,
+    generated: int = 2000,
+) -> dict:
     started = time.perf_counter()
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split=split, resolution=model.config.resolution, limit=limit)
     latents = encode_all(model, dataset.images)
     metrics = {"split": split, "images": len(dataset), **reconstruction_metrics(model, dataset.images, latents)}
     if dataset.attributes is not None:
-        metrics["probe"] = linear_probe(model, data, latents, dataset.attribute, attributes=probe_attributes, shots=shots)
+        metrics["probe"] = linear_probe(
+            model, data, latents, dataset.attribute, attributes=probe_attributes, shots=shots
+        )
         metrics["probe_mean"] = round(sum(metrics["probe"].values()) / len(metrics["probe"]), 4)
     if oracle is not None:
         metrics.update(generation_metrics(model, load_oracle(oracle, device)[0], dataset.images, count=generated))
@@ -127,7 +169,7 @@ def evaluate(checkpoint: str | Path, data: str | Path, split: str = "test", limi
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description="Evaluate a D2C checkpoint")
+    parser = argparse.ArgumentParser(prog="python -m pipelines.evaluate", description="Evaluate a D2C checkpoint")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--split", default="test")
@@ -139,8 +181,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generated", type=int, default=2000, help="prior samples (and real images) for generation_fd")
     parser.add_argument("--update-card", action="store_true", help="record the metrics in the checkpoint's card")
     args = parser.parse_args(argv)
-    metrics = evaluate(args.checkpoint, args.data, args.split, args.limit, args.device, Path(args.grids) if args.grids else None,
-                       oracle=args.oracle or None, generated=args.generated)
+    metrics = evaluate(
+        args.checkpoint,
+        args.data,
+        args.split,
+        args.limit,
+        args.device,
+        Path(args.grids) if args.grids else None,
+        oracle=args.oracle or None,
+        generated=args.generated,
+    )
     text = json.dumps(metrics, indent=2)
     print(text)
     if args.json:

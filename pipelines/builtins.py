@@ -1,36 +1,50 @@
 """Build the built-in attributes shipped beside a checkpoint, each from 100 train-split examples only.
 
-    python -m model.builtins --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64
+    python -m pipelines.builtins --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64
 
 Writes <checkpoint>/attributes/{name}.safetensors + .json (with the manifest of image ids used and the tuned
 manipulation defaults) and <checkpoint>/unlabeled_latents.safetensors, the pool PU attributes are fitted against.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import time
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
-from model.attributes import AttributeClassifier, builtin_directory, fit_binary, fit_pu, latent_covariance, save_unlabeled_pool
+from model.attributes import (
+    AttributeClassifier,
+    builtin_directory,
+    fit_binary,
+    fit_pu,
+    latent_covariance,
+    save_unlabeled_pool,
+)
 from model.checkpoint import load_model, update_card
-from model.d2c import D2C
+from model.d2c import D2C, encode_all
 from model.data import load_dataset
-from model.evaluate import encode_all
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, manipulate
 
-BUILTINS = {"blond": "Blond_Hair", "red_lipstick": "Wearing_Lipstick", "smiling": "Smiling", "male": "Male", "eyeglasses": "Eyeglasses"}
+BUILTINS = {
+    "blond": "Blond_Hair",
+    "red_lipstick": "Wearing_Lipstick",
+    "smiling": "Smiling",
+    "male": "Male",
+    "eyeglasses": "Eyeglasses",
+}
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
 STRENGTH_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
-def tune_strength(model: D2C, classifier: AttributeClassifier, latents: torch.Tensor, typical_logit: float,
-                  base: ManipulationSettings) -> tuple[float, float]:
+def tune_strength(
+    model: D2C, classifier: AttributeClassifier, latents: torch.Tensor, typical_logit: float, base: ManipulationSettings
+) -> tuple[float, float]:
     """Smallest strength at which held-out train latents, edited by the paper procedure, score like the attribute's
     own positive examples: their median logit reaches `typical_logit`, the positives' median. Returns the strength
     and the median logit reached.
@@ -48,52 +62,92 @@ def tune_strength(model: D2C, classifier: AttributeClassifier, latents: torch.Te
     return STRENGTH_GRID[-1], reached
 
 
-def build(checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed: int = 0, tune_images: int = 64) -> dict:
+def build(
+    checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed: int = 0, tune_images: int = 64
+) -> dict:
     checkpoint = Path(checkpoint)
     model = load_model(checkpoint)
     labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     generator = torch.Generator().manual_seed(seed)
     # 1. the unlabeled pool: random train images, encoded once
     pool_ids = [labels.ids[int(i)] for i in torch.randperm(len(labels), generator=generator)[:pool_size]]
-    pool = encode_all(model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(pool_ids)).images)
+    pool = encode_all(
+        model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(pool_ids)).images
+    )
     save_unlabeled_pool(checkpoint, pool)
     covariance = latent_covariance(pool)  # edit directions Sigma w (see AttributeClassifier.edit_direction)
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     summary, base = {}, ManipulationSettings()
     for name, column in {**BUILTINS, **PU_BUILTINS}.items():
         # 2. 50 positives + 50 negatives (binary) or 100 positives (PU), drawn from the train split with a fixed seed
-        positive_ids, negative_ids = select_examples(labels, column, positives=100 if name in PU_BUILTINS else 50,
-                                                     negatives=0 if name in PU_BUILTINS else 50, seed=seed)
-        examples = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids))
+        positive_ids, negative_ids = select_examples(
+            labels,
+            column,
+            positives=100 if name in PU_BUILTINS else 50,
+            negatives=0 if name in PU_BUILTINS else 50,
+            seed=seed,
+        )
+        examples = load_dataset(
+            data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids)
+        )
         latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         is_positive = torch.tensor([i in set(positive_ids) for i in examples.ids])
         if name in PU_BUILTINS:
             classifier = fit_pu(name, latents[is_positive], pool, seed=seed, covariance=covariance)
         else:
-            classifier = fit_binary(name, latents[is_positive], latents[~is_positive], seed=seed, covariance=covariance,
-                                    mirrors=(mirrors[is_positive], mirrors[~is_positive]))
+            classifier = fit_binary(
+                name,
+                latents[is_positive],
+                latents[~is_positive],
+                seed=seed,
+                covariance=covariance,
+                mirrors=(mirrors[is_positive], mirrors[~is_positive]),
+            )
         # 3. defaults tuned on other train images that lack the attribute
         used = set(positive_ids + negative_ids)
-        candidates = [labels.ids[i] for i in torch.nonzero(labels.attribute(column) == 0).flatten().tolist() if labels.ids[i] not in used]
+        candidates = [
+            labels.ids[i]
+            for i in torch.nonzero(labels.attribute(column) == 0).flatten().tolist()
+            if labels.ids[i] not in used
+        ]
         tuning_ids = [candidates[int(i)] for i in torch.randperm(len(candidates), generator=generator)[:tune_images]]
-        tuning = encode_all(model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(tuning_ids)).images)
+        tuning = encode_all(
+            model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(tuning_ids)).images
+        )
         typical = float(classifier.logit(latents[is_positive]).median())
         strength, reached = tune_strength(model, classifier, tuning, typical, base)
-        classifier.metadata.update({
-            "version": 1, "created_at": created, "builtin": True, "source_attribute": column,
-            "defaults": asdict(replace(base, strength=strength)),
-            "tuning": {"images": len(tuning_ids), "positive_median_logit": round(typical, 3), "edited_median_logit": round(reached, 3)},
-            "manifest": {"split": "train", "seed": seed, "positive_ids": positive_ids, "negative_ids": negative_ids},
-        })
+        classifier.metadata.update(
+            {
+                "version": 1,
+                "created_at": created,
+                "builtin": True,
+                "source_attribute": column,
+                "defaults": asdict(replace(base, strength=strength)),
+                "tuning": {
+                    "images": len(tuning_ids),
+                    "positive_median_logit": round(typical, 3),
+                    "edited_median_logit": round(reached, 3),
+                },
+                "manifest": {
+                    "split": "train",
+                    "seed": seed,
+                    "positive_ids": positive_ids,
+                    "negative_ids": negative_ids,
+                },
+            }
+        )
         classifier.save(builtin_directory(checkpoint))
-        summary[name] = {key: classifier.metadata.get(key) for key in ("kind", "positives", "negatives", "cv_accuracy", "class_prior")}
+        summary[name] = {
+            key: classifier.metadata.get(key)
+            for key in ("kind", "positives", "negatives", "cv_accuracy", "class_prior")
+        }
         summary[name].update(kind=classifier.kind, strength=strength)
     update_card(checkpoint, attributes=summary)
     return summary
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.builtins", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.builtins", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--pool-size", type=int, default=3000)

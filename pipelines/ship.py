@@ -1,15 +1,16 @@
 """make ship: turn the long run into the shipped checkpoint, only when it beats the one shipped now.
 
-    python -m model.training.ship [--run DIR] [--shipped checkpoints/celeba64] [--prior-minutes 10]
+    python -m pipelines.ship [--run DIR] [--shipped checkpoints/celeba64] [--prior-minutes 10]
 
 1. stage a copy of the run's checkpoint files beside the shipped directory (never the optimizer state);
 2. refine its prior on the frozen encoder's latents (stage two, ``model.training.prior``);
-3. measure it on the test split: reconstruction, the 100-shot probe and generation_fd (``model.evaluate``);
+3. measure it on the test split: reconstruction, the 100-shot probe and generation_fd (``pipelines.evaluate``);
 4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure);
    a worse candidate is refused, its staging removed and the shipped directory left untouched;
 5. a better one gets ONNX export with parity, the built-in attributes, the oracle's edit and generation figures,
    and replaces the shipped directory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.checkpoint import load_config, read_card, update_card
-from model.evaluate import evaluate
 from model.training.longrun import ROOT, RunSettings
+from pipelines.evaluate import evaluate
 
 SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png")
 CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
@@ -41,10 +42,18 @@ class ShipRule:
         if candidate["recon_psnr_db"] < floor:
             reasons.append(f"reconstruction {candidate['recon_psnr_db']:.2f} dB is under {floor:.2f} dB")
         if candidate["probe_mean"] < shipped["probe_mean"]:
-            reasons.append(f"100-shot probe {candidate['probe_mean']:.4f} is under the shipped {shipped['probe_mean']:.4f}")
+            reasons.append(
+                f"100-shot probe {candidate['probe_mean']:.4f} is under the shipped {shipped['probe_mean']:.4f}"
+            )
         if candidate["generation_fd"] > shipped["generation_fd"]:
-            reasons.append(f"generation_fd {candidate['generation_fd']:.2f} is above the shipped {shipped['generation_fd']:.2f}")
-        if not reasons and candidate["probe_mean"] == shipped["probe_mean"] and candidate["generation_fd"] == shipped["generation_fd"]:
+            reasons.append(
+                f"generation_fd {candidate['generation_fd']:.2f} is above the shipped {shipped['generation_fd']:.2f}"
+            )
+        if (
+            not reasons
+            and candidate["probe_mean"] == shipped["probe_mean"]
+            and candidate["generation_fd"] == shipped["generation_fd"]
+        ):
             reasons.append("no figure improves on the shipped checkpoint")
         return reasons
 
@@ -65,9 +74,18 @@ def measured(checkpoint: Path, data: Path, oracle: Path, **evaluation) -> dict:
     return metrics
 
 
-def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: float, prior_width: int | None = None,
-         rule: ShipRule = ShipRule(), **evaluation) -> bool:
-    """`evaluation`: keyword arguments of model.evaluate.evaluate (the probe's attributes and shots) for both checkpoints."""
+def ship(
+    run: Path,
+    shipped: Path,
+    data: Path,
+    oracle: Path,
+    prior_minutes: float,
+    prior_width: int | None = None,
+    rule: ShipRule | None = None,
+    **evaluation,
+) -> bool:
+    """`evaluation`: keyword arguments of pipelines.evaluate.evaluate (probe attributes, shots) for both checkpoints."""
+    rule = rule or ShipRule()
     staging = shipped.with_name(f".{shipped.name}.staging")
     # 1. stage the run's checkpoint files
     shutil.rmtree(staging, ignore_errors=True)
@@ -77,26 +95,64 @@ def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: floa
     # 2. stage two: the prior on frozen latents
     if prior_minutes > 0:
         width = ["--width", str(prior_width)] if prior_width else []
-        run_module("model.training.prior", "--checkpoint", str(staging), "--data", str(data), "--minutes", str(prior_minutes), *width)
+        run_module(
+            "model.training.prior",
+            "--checkpoint",
+            str(staging),
+            "--data",
+            str(data),
+            "--minutes",
+            str(prior_minutes),
+            *width,
+        )
     # 3-4. the figures, side by side with the shipped checkpoint's
     candidate = evaluate(staging, data, split="test", oracle=oracle, **evaluation)
     current = measured(shipped, data, oracle, **evaluation) if shipped.is_dir() else None
-    print(json.dumps({"candidate": {k: candidate[k] for k in FIGURES}, "shipped": current and {k: current[k] for k in FIGURES}}, indent=2))
+    print(
+        json.dumps(
+            {"candidate": {k: candidate[k] for k in FIGURES}, "shipped": current and {k: current[k] for k in FIGURES}},
+            indent=2,
+        )
+    )
     reasons = rule.refusals(candidate, current) if current else []
     if reasons:
         shutil.rmtree(staging)
         print("not shipped: " + "; ".join(reasons))
         return False
     # 5. everything the service loads, then the swap
-    update_card(staging, metrics=candidate, **{key: value for key, value in read_card(shipped).items()
-                                               if key in CARRIED_SECTIONS or (key == "ablation" and load_config(shipped) == load_config(staging))})
-    run_module("model.export", "--checkpoint", str(staging))
-    run_module("model.builtins", "--checkpoint", str(staging), "--data", str(data))
-    run_module("model.evaluate_conditions", "--checkpoint", str(staging), "--data", str(data), "--oracle", str(oracle),
-               "--json", str(staging / "eval_conditions.json"), "--grids", str(staging / "figures"))
+    update_card(
+        staging,
+        metrics=candidate,
+        **{
+            key: value
+            for key, value in read_card(shipped).items()
+            if key in CARRIED_SECTIONS or (key == "ablation" and load_config(shipped) == load_config(staging))
+        },
+    )
+    run_module("pipelines.export", "--checkpoint", str(staging))
+    run_module("pipelines.builtins", "--checkpoint", str(staging), "--data", str(data))
+    run_module(
+        "pipelines.evaluate_conditions",
+        "--checkpoint",
+        str(staging),
+        "--data",
+        str(data),
+        "--oracle",
+        str(oracle),
+        "--json",
+        str(staging / "eval_conditions.json"),
+        "--grids",
+        str(staging / "figures"),
+    )
     conditions = json.loads((staging / "eval_conditions.json").read_text())
-    update_card(staging, conditions={name: {mode: values for mode, values in result.items() if mode in ("paper", "fast", "no_correction")}
-                                     for name, result in conditions["edit"].items()} | {"generation": conditions["generation"]})
+    update_card(
+        staging,
+        conditions={
+            name: {mode: values for mode, values in result.items() if mode in ("paper", "fast", "no_correction")}
+            for name, result in conditions["edit"].items()
+        }
+        | {"generation": conditions["generation"]},
+    )
     (staging / "eval_test.json").write_text(json.dumps(candidate, indent=2) + "\n")
     previous = shipped.with_name(f".{shipped.name}.previous")
     shutil.rmtree(previous, ignore_errors=True)
@@ -110,7 +166,7 @@ def ship(run: Path, shipped: Path, data: Path, oracle: Path, prior_minutes: floa
 
 def main(argv: list[str] | None = None) -> None:
     settings = RunSettings.from_environment()
-    parser = argparse.ArgumentParser(prog="python -m model.training.ship", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipelines.ship", description=__doc__.split("\n")[0])
     parser.add_argument("--run", type=Path, default=settings.run_dir, help="the run's directory ($D2C_RUN_DIR)")
     parser.add_argument("--shipped", type=Path, default=ROOT / "checkpoints" / "celeba64")
     parser.add_argument("--data", type=Path, default=settings.data)

@@ -1,16 +1,16 @@
-"""Export a checkpoint's encoder, decoder and denoiser to ONNX, and record the torch-vs-ONNX parity.
+"""ONNX: export a checkpoint's encoder, decoder and denoiser (with torch-vs-ONNX parity), and open sessions on them.
 
-    python -m model.export --checkpoint checkpoints/celeba64
+The command line is `python -m pipelines.export`.
 """
+
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from model.checkpoint import load_model, update_card
+from model.checkpoint import ONNX_DIR, load_model
 
 
 class EncoderMean(nn.Module):
@@ -40,7 +40,7 @@ def export(checkpoint: str | Path, batch: int = 2) -> dict[str, float]:
     checkpoint = Path(checkpoint)
     model = load_model(checkpoint)
     config = model.config
-    (checkpoint / "onnx").mkdir(exist_ok=True)
+    (checkpoint / ONNX_DIR).mkdir(exist_ok=True)
     generator = torch.Generator().manual_seed(0)
     images = torch.rand(batch, 3, config.resolution, config.resolution, generator=generator)
     latents = torch.randn(batch, *config.latent_shape, generator=generator)
@@ -52,13 +52,19 @@ def export(checkpoint: str | Path, batch: int = 2) -> dict[str, float]:
     }
     parity = {}
     for name, (network, inputs, input_names, output_names) in networks.items():
-        path = checkpoint / "onnx" / f"{name}.onnx"
+        path = checkpoint / ONNX_DIR / f"{name}.onnx"
         batch_dim = torch.export.Dim("batch", min=1, max=1024)
         dynamic = {input_name: {0: batch_dim} for input_name in input_names}
         torch.onnx.export(
-            network, inputs, str(path), input_names=input_names, output_names=output_names,
+            network,
+            inputs,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
             dynamic_shapes=dict(zip(network.forward.__code__.co_varnames[1 : 1 + len(inputs)], dynamic.values())),
-            opset_version=18, external_data=False, dynamo=True,
+            opset_version=18,
+            external_data=False,
+            dynamo=True,
         )
         session = onnx_session(path)
         # parity on a batch size other than the export one, to prove the batch axis is really dynamic
@@ -67,17 +73,3 @@ def export(checkpoint: str | Path, batch: int = 2) -> dict[str, float]:
         actual = session.run(None, {key: tensor.numpy() for key, tensor in zip(input_names, test_inputs)})[0]
         parity[name] = float(abs(expected - actual).max())
     return parity
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m model.export", description="Export a D2C checkpoint to ONNX")
-    parser.add_argument("--checkpoint", required=True)
-    args = parser.parse_args(argv)
-    parity = export(args.checkpoint)
-    update_card(args.checkpoint, export={"onnx_opset": 18, "parity_max_abs_diff": parity})
-    for name, diff in parity.items():
-        print(f"{name}: max |torch - onnx| = {diff:.2e}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 import torch
 
 from model.checkpoint import save_model
-from model.evaluate import balanced_accuracy, evaluate
+from pipelines.evaluate import balanced_accuracy, evaluate
 
 
 def test_balanced_accuracy_weighs_both_classes_equally():
@@ -12,8 +12,14 @@ def test_balanced_accuracy_weighs_both_classes_equally():
 
 def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tmp_path, tiny_model, celeba64_dir):
     save_model(tmp_path / "ckpt", tiny_model)
-    metrics = evaluate(tmp_path / "ckpt", celeba64_dir, split="test", grids=tmp_path / "grids",
-                       probe_attributes=("Blond_Hair", "Male"), shots=3)
+    metrics = evaluate(
+        tmp_path / "ckpt",
+        celeba64_dir,
+        split="test",
+        grids=tmp_path / "grids",
+        probe_attributes=("Blond_Hair", "Male"),
+        shots=3,
+    )
     assert metrics["images"] == 6
     # an untrained decoder outputs ~0.5 grey: its error is far from zero, and PSNR agrees with the summed MSE
     expected_psnr = -10 * torch.log10(torch.tensor(metrics["recon_mse_sum"] / (3 * 32 * 32)))
@@ -24,9 +30,9 @@ def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tm
 
 
 def test_generation_metrics_put_the_floor_below_untrained_samples(tiny_model, celeba64_dir):
-    from eval.oracle import Oracle
     from model.data import load_dataset
-    from model.evaluate import generation_metrics
+    from pipelines.evaluate import generation_metrics
+    from pipelines.oracle import Oracle
 
     torch.manual_seed(0)
     oracle = Oracle(attributes=40, width=4).eval()

@@ -1,6 +1,6 @@
 import torch
 
-from eval.oracle import frechet_distance
+from pipelines.oracle import frechet_distance
 
 
 def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_a_shift():

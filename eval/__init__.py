@@ -1,1 +1,0 @@
-"""Independent measurement tools, kept apart from the product: the service and workers never import this."""
