@@ -20,7 +20,7 @@ from model.attributes import AttributeClassifier, builtin_directory
 from model.checkpoint import load_model
 from model.d2c import D2C
 from model.data import DatasetError, FaceDataset, load_dataset
-from model.manipulation import default_settings, manipulate
+from model.manipulation import default_settings, edit_images
 from pipelines.builtins import BUILTINS
 
 FACES_LOADED = 256  # test faces kept for the speed rows; the quality row loads its own
@@ -92,9 +92,5 @@ class Workload:
 
     @torch.no_grad()
     def edit(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model work of one worker batch (workers.tasks.run_edits): encode, decode the reconstruction, edit with
-        the attribute's tuned defaults, decode the edit."""
-        latents = self.model.encode(images.to(self.model.device))
-        before = self.model.decode(latents)
-        edited = manipulate(self.model, latents, self.conditions, default_settings(self.conditions), mode=self.mode)
-        return before, self.model.decode(edited)
+        """The model work of one worker batch (workers.editing.edit_group): reconstructions and edits, decoded."""
+        return edit_images(self.model, images, self.conditions, default_settings(self.conditions), mode=self.mode)

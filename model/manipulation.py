@@ -221,6 +221,24 @@ def manipulate(
     raise ValueError(f"unknown manipulation mode {mode!r}; use paper, fast or no_correction")
 
 
+@torch.no_grad()
+def edit_images(
+    model: D2C,
+    images: torch.Tensor,
+    conditions: list[Condition],
+    settings: ManipulationSettings | None = None,
+    mode: str = "paper",
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images in [0, 1] -> (their reconstructions, their edits), both decoded: encode, manipulate, decode.
+
+    The service delivers photo + edit - reconstruction, so detail the autoencoder cannot reproduce is kept.
+    """
+    latents = model.encode(images.to(model.device))
+    edited = manipulate(model, latents, conditions, settings, mode=mode, seed=seed)
+    return model.decode(latents), model.decode(edited)
+
+
 @dataclass
 class GenerationResult:
     latents: torch.Tensor

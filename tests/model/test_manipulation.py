@@ -5,7 +5,14 @@ import torch
 
 from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
-from model.manipulation import ManipulationSettings, NoSampleAccepted, generate, manipulate, rejection_sample
+from model.manipulation import (
+    ManipulationSettings,
+    NoSampleAccepted,
+    edit_images,
+    generate,
+    manipulate,
+    rejection_sample,
+)
 from tests.tiny_data import face_like, tiny_model_config
 
 
@@ -38,6 +45,17 @@ def test_strength_zero_returns_the_reconstruction(trained):
     for mode in ("paper", "fast", "no_correction"):
         edited = manipulate(model, latents, [(classifier, True)], ManipulationSettings(strength=0.0), mode=mode)
         assert torch.equal(model.decode(edited), model.decode(latents))
+
+
+def test_edit_images_returns_the_reconstruction_and_the_decoded_edit(trained):
+    model, latents, classifier = trained
+    images = model.decode(latents[:4])
+    settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=5, alpha=0.95, correction_steps=3)
+    before, after = edit_images(model, images, [(classifier, True)], settings, mode="paper", seed=3)
+    expected = manipulate(model, model.encode(images), [(classifier, True)], settings, mode="paper", seed=3)
+    torch.testing.assert_close(before, model.decode(model.encode(images)))
+    torch.testing.assert_close(after, model.decode(expected))
+    assert not torch.allclose(before, after)
 
 
 def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step(trained):
