@@ -15,9 +15,9 @@ class SharedSettings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # the workers re-check what they decode
     max_upload_pixels: int = Field(40_000_000, gt=0)
-    # width x height x channels x bytes per channel, read from the header before any decoding (64 MiB: about
-    # 22 megapixels of 8-bit RGB)
-    max_upload_decoded_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    # width x height x channels x bytes per channel, read from the header before any decoding: 160 MiB takes
+    # a 48-megapixel phone photo (8-bit RGB) and refuses 16-bit or alpha images past ~28 megapixels
+    max_upload_decoded_bytes: int = Field(160 * 1024 * 1024, gt=0)
     result_ttl: int = Field(3600, gt=0)  # seconds finished jobs and their PNGs are kept
 
 
