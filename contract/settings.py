@@ -16,7 +16,7 @@ class SharedSettings(BaseSettings):
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # the workers re-check what they decode
     max_upload_pixels: int = Field(40_000_000, gt=0)
     # width x height x channels x bytes per channel, read from the header before any decoding: 160 MiB takes
-    # a 48-megapixel phone photo (8-bit RGB) and refuses 16-bit or alpha images past ~28 megapixels
+    # every 8-bit RGB or RGBA image within max_upload_pixels; 16-bit images count double
     max_upload_decoded_bytes: int = Field(160 * 1024 * 1024, gt=0)
     result_ttl: int = Field(3600, gt=0)  # seconds finished jobs and their PNGs are kept
 
