@@ -10,8 +10,7 @@ import numpy as np
 
 from contract.payloads import ManipulatePayload
 from model.attributes import AttributeClassifier
-from model.manipulation import default_settings
-from model.manipulation import manipulate as manipulate_latents
+from model.manipulation import default_settings, edit_images
 from workers import framing
 from workers.errors import JobInputError
 from workers.photos import from_batch, load_photo, store_pngs, to_batch
@@ -52,12 +51,11 @@ def frame_edit(env: Runtime, edit: Edit) -> FramedEdit:
 def edit_group(env: Runtime, group: list[FramedEdit]) -> dict[str, EditOutcome]:
     """One model batch (encode, edit, decode) for edits sharing conditions, strength and seed; pastes each back."""
     first, conditions = group[0].edit.payload, group[0].conditions
-    latents = env.model.encode(to_batch([item.crop for item in group]).to(env.model.device))
-    before = from_batch(env.model.decode(latents))
     # strength multiplies the attributes' tuned defaults (1 = as tuned when they were built)
-    edited = manipulate_latents(env.model, latents, conditions, default_settings(conditions, first.strength),
-                                mode=env.settings.manipulation_mode, seed=first.seed)
-    after = from_batch(env.model.decode(edited))
+    before, after = edit_images(env.model, to_batch([item.crop for item in group]), conditions,
+                                default_settings(conditions, first.strength), mode=env.settings.manipulation_mode,
+                                seed=first.seed)
+    before, after = from_batch(before), from_batch(after)
     outcomes: dict[str, EditOutcome] = {}
     for index, item in enumerate(group):
         pasted = framing.paste(item.photo, item.frame, before[index], after[index])
