@@ -134,7 +134,7 @@ def measure(bench) -> list[Row]:
             rate[key] = images_per_second(
                 bench, configs[setting.config], setting, batches[setting.config], warmup, steps
             )
-        images = bench.size(12800, 128)
+        images = bench.size(6400, 128)
         quality = {
             key: quality_after(bench, configs[key], settings(cores)[key], images, batches[key])
             for key in ("shipped", "run")
