@@ -49,7 +49,9 @@ class WorkerSettings(SharedSettings):
     batch_size: int = Field(8, gt=0)  # manipulate jobs a worker runs as one batch
     manipulation_mode: Literal["paper", "fast"] = "paper"
     generate_budget_factor: int = Field(50, gt=0)  # prior draws per requested image before giving up
-    worker_threads: int = Field(0, ge=0)  # torch and ONNX Runtime CPU threads per worker (0 = their defaults)
+    # torch and ONNX Runtime CPU threads per worker: unset = (cores - 1) // worker processes, at least 1
+    # (workers.threads); 0 = the libraries' own defaults (one per physical core in every process)
+    worker_threads: int | None = Field(None, ge=0)
 
 
 class Settings(ApiSettings, WorkerSettings):

@@ -1,7 +1,9 @@
 """python -m workers --count N [--device cpu|cuda] [--backend torch|onnx]: start and supervise N worker processes.
 
-On GPU hosts each process sees one GPU (CUDA_VISIBLE_DEVICES). Ctrl-C or SIGTERM stops them all; a process
-that dies is started again (RQ re-queues the job it was running), unless it failed at start (bad checkpoint).
+On GPU hosts each process sees one GPU (CUDA_VISIBLE_DEVICES). Unless WORKER_THREADS is set, each process gets
+`workers.threads.chosen_threads(N)` CPU threads, so the N processes do not oversubscribe the cores. Ctrl-C or
+SIGTERM stops them all; a process that dies is started again (RQ re-queues the job it was running), unless it
+failed at start (bad checkpoint).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import sys
 import time
 
 from workers.errors import STARTUP_FAILED
+from workers.threads import chosen_threads
 
 RESTART_DELAY_SECONDS = 2
 
@@ -28,14 +31,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def spawn(index: int, args: argparse.Namespace) -> subprocess.Popen:
-    env = dict(os.environ)
+def worker_environment(index: int, args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]:
+    """Worker process `index`'s environment: its GPU, and its share of the CPU unless WORKER_THREADS says."""
+    env = dict(environ)
+    if not env.get("WORKER_THREADS"):
+        env["WORKER_THREADS"] = str(chosen_threads(args.count))
     if args.device == "cuda":
         # one GPU per process, chosen among those this host already exposes (all of them when unset)
-        visible = [device for device in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device.strip()]
+        visible = [device for device in environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if device.strip()]
         env["CUDA_VISIBLE_DEVICES"] = visible[index % len(visible)] if visible else str(index)
+    return env
+
+
+def spawn(index: int, args: argparse.Namespace) -> subprocess.Popen:
     command = [sys.executable, "-m", "workers.process", "--device", args.device, "--backend", args.backend]
-    return subprocess.Popen(command, env=env)
+    return subprocess.Popen(command, env=worker_environment(index, args, dict(os.environ)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,9 +16,10 @@ from contract import keys
 from contract.settings import WorkerSettings
 from model.checkpoint import CheckpointError
 from workers import runtime
-from workers.batching import BatchingWorker
+from workers.batching import BatchingWorker, quiet_rq_durations
 from workers.errors import STARTUP_FAILED
 from workers.heartbeat import Heartbeat
+from workers.threads import chosen_threads
 
 MAINTENANCE_SECONDS = 10
 log = logging.getLogger("workers.process")
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         log.error("cannot start: --device %s but torch sees no CUDA GPU", args.device)
         sys.exit(STARTUP_FAILED)
+    if settings.worker_threads is None:  # started on its own, not by `python -m workers`: the share of one process
+        settings = settings.model_copy(update={"worker_threads": chosen_threads(1)})
     if settings.worker_threads:
         torch.set_num_threads(settings.worker_threads)
     # redis-py 8 reads with a 5 s timeout by default, shorter than RQ's blocking dequeue: every idle wait then
@@ -56,11 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     worker = BatchingWorker(list(keys.QUEUES), connection=redis, serializer=JSONSerializer, name=name,
                             worker_ttl=MAINTENANCE_SECONDS + 15, maintenance_interval=MAINTENANCE_SECONDS)
     worker.batch_size = settings.batch_size
+    quiet_rq_durations()
     worker.runtime = env
     heartbeat = Heartbeat(redis, name)
     heartbeat.start()
-    log.info("worker %s ready: %s on %s (%s), built-ins %s", name, settings.checkpoint, args.device, args.backend,
-             ", ".join(env.builtins) or "none")
+    log.info("worker %s ready: %s on %s (%s, %d CPU threads), built-ins %s", name, settings.checkpoint, args.device,
+             args.backend, torch.get_num_threads(), ", ".join(env.builtins) or "none")
     try:
         worker.work(burst=args.burst, logging_level="INFO")
     finally:
