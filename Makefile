@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 run: $(STAMP)
-	$(BIN)/python -m service.launch
+	@$(BIN)/python -m service.launch
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

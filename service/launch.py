@@ -12,7 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import uvicorn
@@ -26,6 +29,8 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 REDIS_START_SECONDS = 30
 STOP_SECONDS = 30
 MAX_SOCKET_PATH = 100  # a Unix socket path must fit in sun_path (108 bytes on Linux)
+READY_POLL_SECONDS = 0.5
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
 
 
 class LaunchError(Exception):
@@ -85,13 +90,31 @@ def stop(process: subprocess.Popen | None) -> None:
         process.wait()
 
 
+def is_ready(url: str) -> bool:
+    try:
+        with _DIRECT.open(f"{url}/readyz", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):  # 503 (HTTPError) while the worker loads, refused before uvicorn listens
+        return False
+
+
+def announce_when_ready(url: str, stopped: threading.Event) -> None:
+    """Print the URL once /readyz answers 200; nothing if the launcher stops first."""
+    while not stopped.wait(READY_POLL_SECONDS):
+        if is_ready(url):
+            print(f"D2C faces: open {url}/  (API docs at /docs; Ctrl-C stops)", flush=True)
+            return
+
+
 def main() -> int:
     server: uvicorn.Server | None = None
     stopping = False
+    stopped = threading.Event()
 
     def request_stop(signum, frame) -> None:
         nonlocal stopping
         stopping = True
+        stopped.set()
         if server is not None:
             server.should_exit = True
 
@@ -100,6 +123,7 @@ def main() -> int:
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, request_stop)
     redis_server = worker = None
+    print("D2C faces: starting (Redis, a worker that loads the model, the API) ...", flush=True)
     try:
         if not os.environ.get("REDIS_URL"):
             directory = redis_data_directory()
@@ -114,13 +138,16 @@ def main() -> int:
                                                log_level="info"))
         server.should_exit = stopping
         worker = subprocess.Popen([sys.executable, "-m", "workers", "--count", "1"], start_new_session=True)
-        print(f"D2C faces: open http://{settings.host}:{settings.port}/  (API docs at /docs; Ctrl-C stops)",
-              flush=True)
+        # bound to every interface: ask (and show) the local one
+        local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else settings.host
+        threading.Thread(target=announce_when_ready, args=(f"http://{local_host}:{settings.port}", stopped),
+                         daemon=True, name="announce").start()
         server.run()
     except LaunchError as error:
         print(error, file=sys.stderr)
         return 2
     finally:
+        stopped.set()
         stop(worker)
         stop(redis_server)
     return 0

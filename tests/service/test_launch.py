@@ -18,8 +18,6 @@ from tests.api_calls import files
 from tests.deployment import ROOT
 from tests.serving import free_port
 
-START_SECONDS = 180
-
 
 def readiness(url: str) -> int:
     try:
@@ -41,8 +39,9 @@ def descendants(pid: int) -> list[int]:
     return children + [grandchild for child in children for grandchild in descendants(child)]
 
 
-def launch(checkpoint: Path, data: Path, temporary: Path) -> tuple[subprocess.Popen, str, list[int]]:
-    """The launcher once ready, its URL and every process it started (Redis, the worker supervisor, the worker)."""
+def launch(checkpoint: Path, data: Path, temporary: Path) -> tuple[subprocess.Popen, str, list[int], str]:
+    """The launcher once it printed its URL, the URL, every process it started (Redis, the worker supervisor, the
+    worker) and what it printed until then. It says "starting" first, and prints the URL only once ready."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
     env.update(CHECKPOINT=str(checkpoint), PORT=str(port), WORKER_THREADS="1", REDIS_DATA_DIR=str(data),
@@ -50,13 +49,17 @@ def launch(checkpoint: Path, data: Path, temporary: Path) -> tuple[subprocess.Po
     launcher = subprocess.Popen([sys.executable, "-m", "service.launch"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_SECONDS
-    while readiness(url) < 1:
-        if launcher.poll() is not None or time.monotonic() > deadline:
-            launcher.kill()
-            raise AssertionError(f"the launched service never became ready: {launcher.stdout.read()}")
-        time.sleep(0.5)
-    return launcher, url, descendants(launcher.pid)
+    printed = []
+    for line in launcher.stdout:  # pytest's timeout bounds a launcher that never prints its URL
+        printed.append(line)
+        if f"{url}/" in line:
+            break
+    else:
+        launcher.kill()
+        raise AssertionError(f"the launcher exited without printing its URL: {''.join(printed)}")
+    assert readiness(url) >= 1, f"the URL was printed before /readyz answered 200: {''.join(printed)}"
+    assert printed[0].startswith("D2C faces: starting"), printed
+    return launcher, url, descendants(launcher.pid), "".join(printed)
 
 
 def stop_and_check(launcher: subprocess.Popen, started: list[int], stop_signal: int) -> str:
@@ -78,16 +81,16 @@ def stop_and_check(launcher: subprocess.Popen, started: list[int], stop_signal: 
 
 def test_launch_serves_until_ctrl_c_and_then_stops_what_it_started(checkpoint, tmp_path):
     (tmp_path / "tmp").mkdir()
-    launcher, url, started = launch(checkpoint, tmp_path / "redis", tmp_path / "tmp")
-    output = stop_and_check(launcher, started, signal.SIGINT)
-    assert f"{url}/" in output
+    launcher, url, started, printed = launch(checkpoint, tmp_path / "redis", tmp_path / "tmp")
+    stop_and_check(launcher, started, signal.SIGINT)
+    assert f"{url}/" in printed
     assert len(started) == 3, started  # Redis, the worker supervisor and its worker
 
 
 def test_sighup_and_sigterm_stop_everything_and_redis_data_survives_restarts(checkpoint, tmp_path):
     data, temporary = tmp_path / "redis", tmp_path / "tmp"
     temporary.mkdir()
-    launcher, url, started = launch(checkpoint, data, temporary)
+    launcher, url, started, _ = launch(checkpoint, data, temporary)
     try:
         defined = httpx.post(f"{url}/attributes", data={"name": "kept", "crop": "center"},
                              files=files("positive", 3) + files("negative", 3, 50), timeout=60)
@@ -101,7 +104,7 @@ def test_sighup_and_sigterm_stop_everything_and_redis_data_survives_restarts(che
         stop_and_check(launcher, started, signal.SIGHUP)  # the terminal closed
     assert before["status"] == "ready"
     assert (data / "appendonly.aof").stat().st_size > 0
-    launcher, url, started = launch(checkpoint, data, temporary)
+    launcher, url, started, _ = launch(checkpoint, data, temporary)
     try:
         assert httpx.get(f"{url}/attributes/kept").json() == before
     finally:
