@@ -93,9 +93,9 @@ def train_prior(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        torch._foreach_lerp_(
-            list(ema.parameters()), list(denoiser.parameters()), 1 - min(ema_decay, (1 + step) / (10 + step))
-        )
+        with torch.no_grad():
+            for p_ema, p in zip(ema.parameters(), denoiser.parameters(), strict=True):
+                p_ema.lerp_(p, 1 - min(ema_decay, (1 + step) / (10 + step)))
         step += 1
         if time.perf_counter() - last_check >= check_seconds:
             last_check = time.perf_counter()

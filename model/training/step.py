@@ -87,7 +87,8 @@ class Trainer:
         if self.moco is not None:
             self.moco.update(self.model.encoder, self.head, keys)
         decay = min(self.config.ema_decay, (1 + self.step_count) / (10 + self.step_count))
-        torch._foreach_lerp_(list(self.ema.parameters()), [p.detach() for p in self.model.parameters()], 1 - decay)
+        for p_ema, p_model in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+            p_ema.lerp_(p_model.detach(), 1 - decay)
         self.step_count += 1
 
     def state_dict(self) -> dict:
