@@ -4,9 +4,24 @@
 const $ = (id) => document.getElementById(id);
 const state = { photo: null, editChoices: new Map(), generateChoices: new Map(), attributes: [] };
 
+// The API names its parameters (crop=center, n); the user sees the form's labels ("centre square", How many)
+const FIELD_LABELS = {
+  attr: "Attributes", strength: "Strength", seed: "Seed", crop: "Crop", image: "Photo", n: "How many",
+  name: "Name", positive: "Positive examples", negative: "Negative examples",
+};
+
+function optionLabel(selectId, value) {
+  const option = [...$(selectId).options].find((item) => item.value === value);
+  return option ? option.textContent : value;
+}
+
+function inUiWords(message) {
+  return message.replace(/\bcrop=(face|center|none)\b/g, (_, value) => `Crop "${optionLabel("edit-crop", value)}"`);
+}
+
 function showError(message) {
   const box = $("error");
-  box.textContent = message;
+  box.textContent = inUiWords(message);
   box.hidden = !message;
 }
 
@@ -20,7 +35,11 @@ async function errorText(response) {
   try {
     const body = await response.json();
     if (Array.isArray(body.detail)) {
-      return body.detail.map((item) => `${(item.loc || []).slice(1).join(".") || "request"}: ${item.msg}`).join("; ");
+      return body.detail.map((item) => {
+        const [field, ...rest] = (item.loc || []).slice(1);
+        const where = [FIELD_LABELS[field] || field, ...rest].filter((part) => part !== undefined).join(".");
+        return `${where || "request"}: ${item.msg}`;
+      }).join("; ");
     }
     return body.detail || `${response.status} ${response.statusText}`;
   } catch {
@@ -66,6 +85,7 @@ function renderChips(container, choices, onChange) {
     const minus = Object.assign(document.createElement("button"), { className: "minus", textContent: "−", title: `not ${item.name}` });
     const name = Object.assign(document.createElement("span"), { className: "name", textContent: item.name.replaceAll("_", " ") });
     const plus = Object.assign(document.createElement("button"), { className: "plus", textContent: "+", title: item.name });
+    chip.title = item.description || "";
     for (const [button, sign] of [[minus, "minus"], [plus, "plus"]]) {
       button.type = "button";
       button.addEventListener("click", () => {
@@ -89,8 +109,12 @@ function renderTable() {
     row.dataset.name = item.name;
     const counts = item.counts || {};
     const examples = [counts.positives && `${counts.positives}+`, counts.negatives && `${counts.negatives}−`].filter(Boolean).join(" / ");
-    const cells = [item.name, "", item.kind || "", examples, item.version, item.accuracy == null ? "" : `${Math.round(item.accuracy * 100)}%`];
+    const cells = [item.name, "", item.kind || "", examples, item.version, ""];
     for (const value of cells) row.append(Object.assign(document.createElement("td"), { textContent: value ?? "" }));
+    if (item.description) row.children[0].append(Object.assign(document.createElement("small"), { className: "muted", textContent: item.description }));
+    const [accuracy, why] = accuracyCell(item);
+    row.children[5].textContent = accuracy;
+    if (why) row.children[5].title = why;
     const badge = Object.assign(document.createElement("span"), { className: `badge ${item.status}`, textContent: item.builtin ? `${item.status} · built-in` : item.status });
     if (item.error) badge.title = item.error;
     row.children[1].append(badge);
@@ -103,6 +127,15 @@ function renderTable() {
     row.append(actions);
     body.append(row);
   }
+}
+
+// [what the accuracy cell shows, why] : never an empty cell without a reason
+function accuracyCell(item) {
+  if (item.accuracy != null) return [`${Math.round(item.accuracy * 100)}%`, "cross-validated on its examples"];
+  if (item.status === "training" && !item.kind) return ["…", "measured when the fit ends"];
+  if (item.status === "failed" && !item.kind) return ["—", "the fit failed"];
+  if (item.kind === "pu") return ["n/a (positives only)", "without negative examples there is nothing to measure accuracy on"];
+  return ["not measured", "too few examples to cross-validate"];
 }
 
 async function loadAttributes() {
@@ -149,15 +182,133 @@ function updateEditButton() {
   $("edit-run").disabled = !state.photo || state.editChoices.size === 0;
 }
 
-dropZone($("edit-drop"), $("edit-file"), (files) => {
+// The result: before and after stacked in one stage, a slider revealing the edit from the divider on, zoomed on the
+// edited region (where the two differ) or showing the whole photo.
+const CHANGE_THRESHOLD = 24;  // summed |RGB| difference on a <= 256 px rendering: decoding noise stays under it
+const ZOOM_PADDING = 0.2;     // of the edited region's longer side, on each side
+
+const result = { box: null, url: null };
+
+function photoSize() {
+  const before = $("before");
+  return { w: before.naturalWidth, h: before.naturalHeight };
+}
+
+// The edited region in photo pixels {x, y, w, h}, a padded square clipped to the photo; null when nothing changed
+function editedBox(before, after) {
+  const W = after.naturalWidth, H = after.naturalHeight;
+  if (!W || before.naturalWidth !== W || before.naturalHeight !== H) return null;
+  const scale = Math.min(1, 256 / Math.max(W, H));
+  const w = Math.max(1, Math.round(W * scale)), h = Math.max(1, Math.round(H * scale));
+  const pixels = (image) => {
+    const canvas = Object.assign(document.createElement("canvas"), { width: w, height: h });
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(image, 0, 0, w, h);
+    return context.getImageData(0, 0, w, h).data;
+  };
+  const [a, b] = [pixels(before), pixels(after)];
+  let [left, top, right, bottom] = [w, h, -1, -1];
+  for (let y = 0; y < h; y += 1) {
+    for (let x = 0; x < w; x += 1) {
+      const i = (y * w + x) * 4;
+      if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > CHANGE_THRESHOLD) {
+        left = Math.min(left, x); right = Math.max(right, x); top = Math.min(top, y); bottom = Math.max(bottom, y);
+      }
+    }
+  }
+  if (right < 0) return null;
+  const centreX = (left + right + 1) / 2 / scale, centreY = (top + bottom + 1) / 2 / scale;
+  const longer = Math.max(right - left + 1, bottom - top + 1) / scale;
+  const side = longer * (1 + 2 * ZOOM_PADDING);
+  const boxW = Math.min(side, W), boxH = Math.min(side, H);
+  const x = Math.min(Math.max(centreX - boxW / 2, 0), W - boxW), y = Math.min(Math.max(centreY - boxH / 2, 0), H - boxH);
+  return { x: Math.round(x), y: Math.round(y), w: Math.round(boxW), h: Math.round(boxH) };
+}
+
+// Show `box` of the photo (null: all of it) filling the stage
+function showRegion(box) {
+  const { w: W, h: H } = photoSize();
+  if (!W) return;
+  const view = box || { x: 0, y: 0, w: W, h: H };
+  const stage = $("stage");
+  stage.style.aspectRatio = `${view.w} / ${view.h}`;
+  stage.style.maxWidth = `calc(70vh * ${view.w / view.h})`;
+  stage.dataset.view = box ? "face" : "whole";
+  stage.dataset.box = [view.x, view.y, view.w, view.h].join(",");
+  for (const image of [$("before"), $("after")]) {
+    Object.assign(image.style, {
+      left: `${(-view.x / view.w) * 100}%`, top: `${(-view.y / view.h) * 100}%`,
+      width: `${(W / view.w) * 100}%`, height: `${(H / view.h) * 100}%`,
+    });
+  }
+  $("show-face").classList.toggle("active", Boolean(box));
+  $("show-whole").classList.toggle("active", !box);
+}
+
+function reveal() {
+  const at = $("reveal").value;
+  $("after-layer").style.clipPath = `inset(0 0 0 ${at}%)`;
+  $("divider").style.left = `${at}%`;
+}
+
+function clearResult() {
+  if (result.url) URL.revokeObjectURL(result.url);
+  Object.assign(result, { box: null, url: null });
+  $("after").removeAttribute("src");
+  $("after-layer").hidden = true;
+  $("divider").hidden = true;
+  $("result-bar").hidden = true;
+  $("result-note").textContent = "";
+  const download = $("download");
+  download.hidden = true;
+  download.removeAttribute("href");
+  showRegion(null);
+}
+
+async function showResult(png) {
+  const after = $("after");
+  result.url = URL.createObjectURL(png);
+  after.src = result.url;
+  await after.decode();
+  result.box = editedBox($("before"), after);
+  const { w: W, h: H } = photoSize();
+  const zoomed = result.box && result.box.w * result.box.h < 0.8 * W * H;
+  $("show-face").disabled = !zoomed;
+  $("result-note").textContent = !result.box ? "The edit changed nothing visible at this strength."
+    : zoomed ? `Zoomed on the edited face (${result.box.w} × ${result.box.h} of ${W} × ${H} pixels); drag the slider to compare.`
+      : "Drag the slider to compare.";
+  $("after-layer").hidden = false;
+  $("divider").hidden = false;
+  $("result-bar").hidden = false;
+  reveal();
+  showRegion(zoomed ? result.box : null);
+  const download = $("download");
+  download.href = result.url;
+  download.hidden = false;
+}
+
+$("show-face").addEventListener("click", () => showRegion(result.box));
+$("show-whole").addEventListener("click", () => showRegion(null));
+$("reveal").addEventListener("input", reveal);
+
+dropZone($("edit-drop"), $("edit-file"), async (files) => {
   if (!files.length) return;
+  showError("");
+  clearResult();
   state.photo = files[0];
   const before = $("before");
+  if (before.src) URL.revokeObjectURL(before.src);
   before.src = URL.createObjectURL(state.photo);
   before.hidden = false;
-  before.nextElementSibling.hidden = true;
+  $("stage-placeholder").hidden = true;
   $("edit-status").textContent = `${state.photo.name} (${Math.round(state.photo.size / 1024)} KB)`;
   updateEditButton();
+  try {
+    await before.decode();
+    showRegion(null);
+  } catch {
+    showError(`${state.photo.name}: the browser cannot show this image (the server may still read it)`);
+  }
 });
 
 $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(1); });
@@ -175,17 +326,11 @@ $("edit-run").addEventListener("click", async () => {
   try {
     $("edit-status").textContent = "Uploading…";
     const job = await (await api(`/manipulate?${params}`, { method: "POST", body: form, headers: apiKeyHeaders() })).json();
-    const done = await pollJob(job.job_id, (status) => { $("edit-status").textContent = `Job ${status.status}…`; });
-    const png = await (await api(done.result_urls[0])).blob();
-    const after = $("after");
-    after.src = URL.createObjectURL(png);
-    after.hidden = false;
-    after.nextElementSibling.hidden = true;
-    const download = $("download");
-    download.href = after.src;
-    download.hidden = false;
+    const done = await pollJob(job.job_id, (status, waited) => { $("edit-status").textContent = jobStatusText(status, waited); });
+    await showResult(await (await api(done.result_urls[0])).blob());
     $("edit-status").textContent = "Done.";
   } catch (error) {
+    clearResult();
     showError(error.message);
     $("edit-status").textContent = "";
   } finally {
@@ -220,7 +365,9 @@ $("define-run").addEventListener("click", async () => {
     $("define-status").textContent = "Uploading examples…";
     const job = await (await api("/attributes", { method: "POST", body: form, headers: apiKeyHeaders() })).json();
     await loadAttributes();
-    await pollJob(job.job_id, (status) => { $("define-status").textContent = `Training ${name} (version ${job.version}): ${status.status}…`; });
+    await pollJob(job.job_id, (status, waited) => {
+      $("define-status").textContent = `Training ${name} (version ${job.version}): ${jobStatusText(status, waited)}`;
+    });
     const record = await (await api(`/attributes/${name}`)).json();
     if (record.status !== "ready") throw new Error(record.error || `${name} is ${record.status}`);
     const accuracy = record.accuracy == null ? "" : `, cross-validated accuracy ${Math.round(record.accuracy * 100)}%`;
@@ -246,7 +393,7 @@ $("generate-run").addEventListener("click", async () => {
   button.disabled = true;
   try {
     const job = await (await api(`/generate?${params}`, { method: "POST", headers: apiKeyHeaders() })).json();
-    const done = await pollJob(job.job_id, (status) => { $("generate-status").textContent = `Job ${status.status}…`; });
+    const done = await pollJob(job.job_id, (status, waited) => { $("generate-status").textContent = jobStatusText(status, waited); });
     const gallery = $("gallery");
     gallery.replaceChildren();
     for (const [index, url] of done.result_urls.entries()) {

@@ -69,6 +69,7 @@ class AttributeView(BaseModel):
     created_at: str | None
     updated_at: str | None
     metadata: dict[str, Any]
+    description: str  # one line: how it was defined (from metadata), for people choosing an attribute
 
     @classmethod
     def of(cls, record: dict) -> AttributeView:
@@ -80,8 +81,22 @@ class AttributeView(BaseModel):
             counts=counts or json.loads(record.get("counts") or "{}"), accuracy=metadata.get("cv_accuracy"),
             error=record.get("error") or None, job_id=record.get("job_id") or None,
             created_at=record.get("created_at") or None, updated_at=record.get("updated_at") or None,
-            metadata=metadata,
+            metadata=metadata, description=describe(record.get("kind") or None, metadata),
         )
+
+
+def describe(kind: str | None, metadata: dict) -> str:
+    """What an attribute was defined from, in one line: `blond_pu` reads "defined from positive examples only ..."."""
+    source = metadata.get("source_attribute")
+    label = f"CelebA's {source} label: " if source else ""
+    mirrored = ", and their mirror images" if metadata.get("mirrored") else ""
+    if kind == "pu":
+        return (f"{label}defined from positive examples only ({metadata.get('positives', '?')} faces that have it, "
+                f"against {metadata.get('unlabeled', '?')} unlabeled faces){mirrored}")
+    if kind == "binary":
+        return (f"{label}defined from {metadata.get('positives', '?')} faces that have it and "
+                f"{metadata.get('negatives', '?')} that do not{mirrored}")
+    return "not defined yet: its examples are being fitted, or the fit failed"
 
 
 class AttributeList(BaseModel):

@@ -18,6 +18,8 @@ def test_builtins_are_listed_ready(client):
     assert listed["smiling"]["status"] == "ready" and listed["smiling"]["builtin"]
     assert listed["smiling"]["kind"] == "binary" and listed["blond_pu"]["kind"] == "pu"
     assert listed["smiling"]["counts"]["positives"] == 16
+    assert listed["smiling"]["description"] == "defined from 16 faces that have it and 16 that do not"
+    assert listed["blond_pu"]["description"].startswith("defined from positive examples only (16 faces that have it")
 
 
 def test_binary_attribute_trains_and_can_be_used(client, redis):

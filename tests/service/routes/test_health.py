@@ -49,6 +49,12 @@ def test_ui_is_served_at_root(client):
     assert "<script" in response.text
 
 
+def test_the_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.content.startswith(b"\x00\x00\x01\x00")  # an ICO header
+    assert 'href="favicon.ico"' in client.get("/").text
+
+
 def test_not_ready_when_redis_is_unreachable(settings):
     from fastapi.testclient import TestClient
 
