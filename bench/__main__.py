@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from bench import attribute, backends, inversion, micro_batching, quality, service, training
+from bench import attribute, backends, inversion, micro_batching, quality, service, thread_choice, training
 from bench.context import Bench
 from bench.table import Row, document, machine, markdown, not_measured
 from bench.workload import Workload
@@ -33,6 +33,7 @@ ROWS = {  # issue row -> what measures it
     6: attribute.measure,
     7: quality.measure,
     8: training.measure,
+    9: thread_choice.measure,
 }
 
 
