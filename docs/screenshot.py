@@ -1,5 +1,6 @@
-"""Retake docs/ui.png: python docs/screenshot.py CHECKPOINT PHOTO (serves CHECKPOINT with make run's launcher,
-edits PHOTO with +smiling -eyeglasses in Debian's Chromium, screenshots the page)."""
+"""Retake docs/ui.png: python docs/screenshot.py CHECKPOINT PHOTO (serves CHECKPOINT with make run's launcher and a
+Redis of its own in a temporary folder, edits PHOTO with +smiling -eyeglasses in Debian's Chromium, screenshots the
+page once the result is shown, zoomed on the edited face)."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -19,7 +21,8 @@ PORT = "8765"
 
 def main(checkpoint: str, photo: str) -> None:
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
-    env.update(CHECKPOINT=checkpoint, PORT=PORT)
+    redis_data = tempfile.TemporaryDirectory(prefix="d2c-screenshot-")
+    env.update(CHECKPOINT=checkpoint, PORT=PORT, REDIS_DATA_DIR=redis_data.name)
     server = subprocess.Popen([sys.executable, "-m", "service.launch"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{PORT}/"
     try:
@@ -39,13 +42,13 @@ def main(checkpoint: str, photo: str) -> None:
             page.click('#edit-attributes .chip[data-name="smiling"] .plus')
             page.click('#edit-attributes .chip[data-name="eyeglasses"] .minus')
             page.click("#edit-run")
-            shown = "() => { const i = document.getElementById('after'); return !i.hidden && i.naturalWidth > 0; }"
-            page.wait_for_function(shown)
+            page.wait_for_selector("#result-bar:not([hidden])")
             page.screenshot(path=str(ROOT / "docs" / "ui.png"))
             browser.close()
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
+        redis_data.cleanup()
 
 
 if __name__ == "__main__":
