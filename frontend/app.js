@@ -135,7 +135,7 @@ function accuracyCell(item) {
   if (item.status === "training" && !item.kind) return ["…", "measured when the fit ends"];
   if (item.status === "failed" && !item.kind) return ["—", "the fit failed"];
   if (item.kind === "pu") return ["n/a (positives only)", "without negative examples there is nothing to measure accuracy on"];
-  return ["not measured", "too few examples to cross-validate"];
+  return ["not measured", "no cross-validated accuracy was recorded when it was fitted"];
 }
 
 async function loadAttributes() {
