@@ -9,18 +9,19 @@ def test_a_wider_prior_is_trained_on_frozen_latents_and_ships_with_its_width(tmp
     summary = train_prior(
         str(tmp_path / "ckpt"),
         str(celeba64_dir),
-        minutes=0.15,
+        minutes=5,
+        max_steps=40,
         width=16,
         held_out=4,
         batch_size=16,
         learning_rate=3e-3,
-        check_seconds=0.5,
+        check_every=5,
         patience=1000,
     )
     refined = load_model(tmp_path / "ckpt")
     assert refined.config.denoiser_channels == 16 and summary["denoiser_channels"] == 16
-    assert summary["stopped"] == "time" and summary["latents"] == 2 * (18 - 4)  # train images and their mirrors
-    assert summary["held_out_loss"][-1] < summary["held_out_loss"][0]
+    assert summary["stopped"] == "steps" and summary["latents"] == 2 * (18 - 4)  # train images and their mirrors
+    assert len(summary["held_out_loss"]) == 40 // 5 and summary["held_out_loss"][-1] < summary["held_out_loss"][0]
     for name, weight in tiny_model.state_dict().items():
         if not name.startswith("denoiser."):
             torch.testing.assert_close(refined.state_dict()[name], weight, msg=name)
@@ -36,7 +37,7 @@ def test_prior_training_stops_once_the_held_out_loss_stops_falling(tmp_path, tin
         held_out=4,
         batch_size=8,
         learning_rate=0.0,
-        check_seconds=0.1,
+        check_every=2,
         patience=2,
     )
-    assert summary["stopped"] == "plateau" and summary["minutes"] < 1 and len(summary["held_out_loss"]) == 2
+    assert summary["stopped"] == "plateau" and summary["steps"] == 4 and len(summary["held_out_loss"]) == 2
