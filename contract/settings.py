@@ -10,7 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class SharedSettings(BaseSettings):
     """What both sides read."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # an empty variable (compose passes `${NAME:-}` through) means unset, so the field keeps its default
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True)
 
     redis_url: str = "redis://localhost:6379/0"
     max_upload_bytes: int = Field(10 * 1024 * 1024, gt=0)  # the workers re-check what they decode
