@@ -36,8 +36,9 @@ class RunSettings:
     data: Path
     config: Path  # the run's TrainConfig JSON
     warm_start: Path  # checkpoint whose weights start a run that has no state yet
-    threads: int  # torch threads of the training process
+    threads: int  # torch threads of each training process
     precision: str
+    ranks: int = 1  # DDP processes (torchrun, gloo on the CPU); bench row 8c: 2 ranks x 1 thread beat 1 x 2 here
 
     @classmethod
     def from_environment(cls) -> RunSettings:
@@ -47,8 +48,9 @@ class RunSettings:
             data=Path(env("D2C_DATA", ROOT.parent / "shared" / "data" / "celeba64")),
             config=Path(env("D2C_RUN_CONFIG", RUN_CONFIG)),
             warm_start=Path(env("D2C_WARM_START", ROOT / "checkpoints" / "celeba64")),
-            threads=int(env("D2C_TRAIN_THREADS", os.cpu_count() or 1)),
+            threads=int(env("D2C_TRAIN_THREADS", 1)),
             precision=env("D2C_TRAIN_PRECISION", "bf16"),
+            ranks=int(env("D2C_TRAIN_RANKS", os.cpu_count() or 1)),
         )
 
     @property
@@ -80,8 +82,11 @@ def warm_start_matches(settings: RunSettings) -> bool:
 
 
 def training_command(settings: RunSettings) -> list[str]:
+    launcher = [sys.executable]
+    if settings.ranks > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={settings.ranks}"]
     command = [
-        sys.executable,
+        *launcher,
         "-m",
         "model.training",
         "--data",
@@ -136,7 +141,7 @@ def stop(settings: RunSettings, timeout: float = 120.0) -> bool:
     if pid is None:
         print("not training")
         return True
-    os.kill(pid, signal.SIGTERM)
+    os.killpg(pid, signal.SIGTERM)  # the run's own session: torchrun and every rank stop together
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running_pid(settings) is None or _reaped(pid):

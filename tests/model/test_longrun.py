@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -18,7 +19,8 @@ from model.training.train import STATE
 from tests.tiny_data import tiny_model_config, tiny_train_config_file
 
 
-def settings_for(tmp_path: Path, data: Path, warm_start: Path | None = None, **config) -> longrun.RunSettings:
+def settings_for(tmp_path: Path, data: Path, warm_start: Path | None = None, ranks: int = 1,
+                 **config) -> longrun.RunSettings:
     config_file = tiny_train_config_file(tmp_path, **config)
     return longrun.RunSettings(
         run_dir=tmp_path / "run",
@@ -27,6 +29,7 @@ def settings_for(tmp_path: Path, data: Path, warm_start: Path | None = None, **c
         warm_start=warm_start or tmp_path / "no-checkpoint",
         threads=1,
         precision="fp32",
+        ranks=ranks,
     )
 
 
@@ -41,9 +44,10 @@ def saved_step(settings: longrun.RunSettings) -> int:
     return torch.load(settings.run_dir / STATE, weights_only=True)["step"]
 
 
-def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues_it(tmp_path, celeba64_dir):
+@pytest.mark.parametrize("ranks", [1, 2])
+def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues_it(tmp_path, celeba64_dir, ranks):
     # a checkpoint every step, so the test sees progress; no step limit, so only SIGTERM ends it
-    settings = settings_for(tmp_path, celeba64_dir, checkpoint_minutes=1e-6)
+    settings = settings_for(tmp_path, celeba64_dir, ranks=ranks, checkpoint_minutes=1e-6)
     longrun.start(settings)
     assert longrun.running_pid(settings) is not None
     wait_for(lambda: (settings.run_dir / STATE).is_file() and saved_step(settings) >= 2)
