@@ -91,6 +91,7 @@ class Workload:
         )
 
     @torch.no_grad()
-    def edit(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model work of one worker batch (workers.editing.edit_group): reconstructions and edits, decoded."""
+    def edit(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The model work of one worker batch (workers.editing.edit_group): reconstructions, edits (decoded) and
+        which faces were kept as they were."""
         return edit_images(self.model, images, self.conditions, default_settings(self.conditions), mode=self.mode)

@@ -54,6 +54,13 @@ class AttributeClassifier:
         """
         return self.weight if self.direction is None else self.direction
 
+    @property
+    def typical_logit(self) -> float | None:
+        """The median logit of the attribute's own positive examples: how far "has the attribute" is for this
+        classifier (set when its strength is tuned; None before)."""
+        value = self.metadata.get("tuning", {}).get("positive_median_logit")
+        return None if value is None else float(value)
+
     def logit(self, latents: torch.Tensor) -> torch.Tensor:
         """The classifier's logit f(z); r(c=1|z) = sigmoid(f(z)) for both kinds."""
         check_latents(latents, self.latent_shape)

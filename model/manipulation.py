@@ -221,6 +221,20 @@ def manipulate(
     raise ValueError(f"unknown manipulation mode {mode!r}; use paper, fast or no_correction")
 
 
+def already_satisfied(latents: torch.Tensor, conditions: list[Condition]) -> torch.Tensor:
+    """(N,) bool: True where a latent meets every condition with margin, i.e. its logit lies at least as far on the
+    target side as the attribute's typical positive (`AttributeClassifier.typical_logit`). Such a face needs no
+    edit; editing it anyway only adds the model's drift. A classifier without a typical logit never counts."""
+    satisfied = torch.ones(len(latents), dtype=torch.bool, device=latents.device)
+    for classifier, target in conditions:
+        typical = classifier.typical_logit
+        if typical is None or typical <= 0:
+            return torch.zeros_like(satisfied)
+        logit = classifier.logit(latents)
+        satisfied &= (logit if target else -logit) >= typical
+    return satisfied
+
+
 @torch.no_grad()
 def edit_images(
     model: D2C,
@@ -229,14 +243,57 @@ def edit_images(
     settings: ManipulationSettings | None = None,
     mode: str = "paper",
     seed: int = 0,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images in [0, 1] -> (their reconstructions, their edits), both decoded: encode, manipulate, decode.
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Images in [0, 1] -> (their reconstructions, their edits, kept): encode, manipulate, decode.
 
-    The service delivers photo + edit - reconstruction, so detail the autoencoder cannot reproduce is kept.
+    `kept[i]` is True where image i already met every condition with margin (`already_satisfied`); its edit is
+    its reconstruction, so the delivered photo + edit - reconstruction is the photo itself. The service delivers
+    photo + edit - reconstruction, so detail the autoencoder cannot reproduce is kept.
     """
     latents = model.encode(images.to(model.device))
+    kept = already_satisfied(latents, conditions)
     edited = manipulate(model, latents, conditions, settings, mode=mode, seed=seed)
-    return model.decode(latents), model.decode(edited)
+    edited = torch.where(kept[:, None, None, None], latents, edited)
+    return model.decode(latents), model.decode(edited), kept
+
+
+STRENGTH_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+@torch.no_grad()
+def tune_strength(
+    model: D2C,
+    classifier: AttributeClassifier,
+    latents: torch.Tensor,
+    typical_logit: float,
+    base: ManipulationSettings,
+    mode: str = "paper",
+) -> tuple[float, float]:
+    """Smallest strength of STRENGTH_GRID at which `latents` (faces lacking the attribute), edited in `mode`, score
+    like the attribute's own positive examples: their median logit reaches `typical_logit`, the positives' median.
+    Returns the strength and the median logit reached there.
+
+    A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
+    be; its positives' own scores say how far "has the attribute" is. The logit reached grows with strength, so a
+    bisection over the grid needs 3-4 edits of `latents` instead of up to 8.
+    """
+    reached: dict[int, float] = {}
+
+    def reach(index: int) -> float:
+        if index not in reached:
+            settings = replace(base, strength=STRENGTH_GRID[index])
+            edited = manipulate(model, latents, [(classifier, True)], settings, mode=mode)
+            reached[index] = float(classifier.logit(edited).median())
+        return reached[index]
+
+    low, high = 0, len(STRENGTH_GRID) - 1  # the answer lies in [low, high]; the strongest when none reaches it
+    while low < high:
+        middle = (low + high) // 2
+        if reach(middle) >= typical_logit:
+            high = middle
+        else:
+            low = middle + 1
+    return STRENGTH_GRID[low], reach(low)
 
 
 @dataclass

@@ -18,7 +18,6 @@ from pathlib import Path
 import torch
 
 from model.attributes import (
-    AttributeClassifier,
     builtin_directory,
     fit_binary,
     fit_pu,
@@ -26,10 +25,10 @@ from model.attributes import (
     save_unlabeled_pool,
 )
 from model.checkpoint import load_model, update_card
-from model.d2c import D2C, encode_all
+from model.d2c import encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
-from model.manipulation import ManipulationSettings, manipulate
+from model.manipulation import ManipulationSettings, tune_strength
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -39,29 +38,6 @@ BUILTINS = {
     "eyeglasses": "Eyeglasses",
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
-STRENGTH_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
-
-
-def tune_strength(
-    model: D2C, classifier: AttributeClassifier, latents: torch.Tensor, typical_logit: float, base: ManipulationSettings
-) -> tuple[float, float]:
-    """Smallest strength at which held-out train latents, edited by the paper procedure, score like the attribute's
-    own positive examples: their median logit reaches `typical_logit`, the positives' median. Returns the strength
-    and the median logit reached.
-
-    A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
-    be; its positives' own scores say how far "has the attribute" is. Tuned against the attribute's own classifier
-    on the train split (never the oracle, never the test split).
-    """
-    reached = float("-inf")
-    for strength in STRENGTH_GRID:
-        edited = manipulate(model, latents, [(classifier, True)], replace(base, strength=strength), mode="paper")
-        reached = float(classifier.logit(edited).median())
-        if reached >= typical_logit:
-            return strength, reached
-    return STRENGTH_GRID[-1], reached
-
-
 def build(
     checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed: int = 0, tune_images: int = 64
 ) -> dict:

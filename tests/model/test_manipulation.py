@@ -6,12 +6,15 @@ import torch
 from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
 from model.manipulation import (
+    STRENGTH_GRID,
     ManipulationSettings,
     NoSampleAccepted,
+    already_satisfied,
     edit_images,
     generate,
     manipulate,
     rejection_sample,
+    tune_strength,
 )
 from tests.tiny_data import face_like, tiny_model_config
 
@@ -51,11 +54,41 @@ def test_edit_images_returns_the_reconstruction_and_the_decoded_edit(trained):
     model, latents, classifier = trained
     images = model.decode(latents[:4])
     settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=5, alpha=0.95, correction_steps=3)
-    before, after = edit_images(model, images, [(classifier, True)], settings, mode="paper", seed=3)
+    before, after, kept = edit_images(model, images, [(classifier, True)], settings, mode="paper", seed=3)
+    assert not kept.any()  # no typical logit yet: nothing counts as already edited
     expected = manipulate(model, model.encode(images), [(classifier, True)], settings, mode="paper", seed=3)
     torch.testing.assert_close(before, model.decode(model.encode(images)))
     torch.testing.assert_close(after, model.decode(expected))
     assert not torch.allclose(before, after)
+
+
+def test_faces_that_already_have_the_asked_attribute_come_back_unchanged(trained):
+    model, latents, classifier = trained
+    images = model.decode(latents[:8])
+    lacking = -classifier.logit(model.encode(images))  # all lack blond, by margins that differ
+    typical = float(lacking.median())
+    sure = replace(classifier, metadata={**classifier.metadata, "tuning": {"positive_median_logit": typical}})
+    settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=3, alpha=0.95, correction_steps=2)
+    before, after, kept = edit_images(model, images, [(sure, False)], settings, mode="paper")
+    assert torch.equal(kept, lacking >= typical) and 0 < int(kept.sum()) < len(kept)
+    assert torch.equal(after[kept], before[kept])
+    assert not torch.allclose(after[~kept], before[~kept])
+    assert not already_satisfied(model.encode(images), [(sure, True)]).any()  # none of them is blond
+
+
+def test_tuned_strength_is_the_smallest_on_the_grid_that_reaches_the_positives_score(trained):
+    model, latents, classifier = trained
+    base = ManipulationSettings(sigma=8.0, steps=2, alpha=0.95, correction_steps=2)
+
+    def reached(strength: float) -> float:
+        edited = manipulate(model, latents[:8], [(classifier, True)], replace(base, strength=strength))
+        return float(classifier.logit(edited).median())
+
+    typical = (reached(1.0) + reached(2.0)) / 2
+    strength, at = tune_strength(model, classifier, latents[:8], typical, base)
+    index = STRENGTH_GRID.index(strength)
+    assert at == pytest.approx(reached(strength)) and at >= typical
+    assert reached(STRENGTH_GRID[index - 1]) < typical and 1.0 < strength <= 2.0
 
 
 def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step(trained):
