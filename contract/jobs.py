@@ -45,6 +45,7 @@ class JobState:
     error: str | None
     error_status: int  # the HTTP status the job's failure is answered with (?wait=)
     results: list[str]  # Redis keys of its PNGs
+    return_value: dict  # what the finished job returned (a manipulate job's `faces`, ...); empty until it finishes
     created_at: datetime | None
     ended_at: datetime | None
 
@@ -137,9 +138,13 @@ def public_status(job: Job) -> str:
     return PUBLIC_STATUS.get(job.get_status(refresh=False), "queued")
 
 
-def result_keys(job: Job) -> list[str]:
+def return_value(job: Job) -> dict:
     value = job.return_value() if public_status(job) == "finished" else None
-    return list(value.get("results", [])) if isinstance(value, dict) else []
+    return value if isinstance(value, dict) else {}
+
+
+def result_keys(job: Job) -> list[str]:
+    return list(return_value(job).get("results", []))
 
 
 def error_message(job: Job) -> str | None:
@@ -156,10 +161,11 @@ def error_message(job: Job) -> str | None:
 
 
 def state_of(job: Job) -> JobState:
+    value = return_value(job)  # read once: each read is a Redis round trip
     return JobState(
         id=job.id, kind=job.meta.get("kind"), status=public_status(job), error=error_message(job),
-        error_status=int(job.meta.get("error_status", 500)), results=result_keys(job),
-        created_at=job.created_at, ended_at=job.ended_at,
+        error_status=int(job.meta.get("error_status", 500)), results=list(value.get("results", [])),
+        return_value=value, created_at=job.created_at, ended_at=job.ended_at,
     )
 
 

@@ -1,5 +1,5 @@
-"""The RQ adapter on a real Redis: queueing a payload, the queue bound, status, waiting and results, with
-domain errors rather than HTTP ones."""
+"""The RQ adapter on a real Redis: queueing a payload, the queue bound, status (with what a finished job returned),
+waiting and results, with domain errors rather than HTTP ones."""
 from __future__ import annotations
 
 import asyncio
@@ -45,7 +45,8 @@ def test_a_queued_job_carries_its_kind_task_and_json_arguments(redis):
     settings = ApiSettings(queue_limit=5)
     payload = GeneratePayload(conditions=[Condition("smiling", False)], count=3, seed=7)
     state = jobs.enqueue(redis, settings, payload)
-    assert (state.kind, state.status, state.error, state.results) == ("generate", "queued", None, [])
+    assert (state.kind, state.status, state.error, state.results, state.return_value) == (
+        "generate", "queued", None, [], {})
     job = jobs.fetch(redis, state.id)
     assert job.func_name == "workers.tasks.generate" and job.origin == keys.GENERATE_QUEUE
     assert GeneratePayload.model_validate(job.kwargs) == payload
@@ -78,9 +79,11 @@ def test_results_of_a_finished_job_by_index(redis):
     redis.set(key, b"png")
     queue = jobs.queue(redis, keys.GENERATE_QUEUE)
     # a job whose return value names one stored result, as a worker's would, run by a real RQ worker
-    queue.enqueue("json.loads", args=[json.dumps({"results": [key]})], job_id="finished-job")
+    returned = {"results": [key], "batch_size": 1, "faces": [{"box": [1, 2, 3, 4], "changed": True}]}
+    queue.enqueue("json.loads", args=[json.dumps(returned)], job_id="finished-job")
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True)
-    assert jobs.status(redis, "finished-job").status == "finished"
+    state = jobs.status(redis, "finished-job")
+    assert state.status == "finished" and state.results == [key] and state.return_value == returned
     assert jobs.result(redis, "finished-job", 0) == b"png"
     with pytest.raises(NoSuchResult, match="has 1 results"):
         jobs.result(redis, "finished-job", 1)
