@@ -6,7 +6,7 @@ asks for the attribute, False for its absence ("not smiling"); several condition
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 from torch.nn import functional as F
@@ -275,7 +275,7 @@ def tune_strength(
 
     A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
     be; its positives' own scores say how far "has the attribute" is. The logit reached grows with strength, so a
-    bisection over the grid needs 3-4 edits of `latents` instead of up to 8.
+    bisection over the grid needs 2-4 edits of `latents` instead of up to 8.
     """
     reached: dict[int, float] = {}
 
@@ -287,13 +287,39 @@ def tune_strength(
         return reached[index]
 
     low, high = 0, len(STRENGTH_GRID) - 1  # the answer lies in [low, high]; the strongest when none reaches it
+    middle = STRENGTH_GRID.index(1.0)  # most attributes tune to 0.5 or 1: try 1 first, then bisect
     while low < high:
-        middle = (low + high) // 2
         if reach(middle) >= typical_logit:
             high = middle
         else:
             low = middle + 1
+        middle = (low + high) // 2
     return STRENGTH_GRID[low], reach(low)
+
+
+def tune_on_pool(
+    model: D2C,
+    classifier: AttributeClassifier,
+    positives: torch.Tensor,
+    pool: torch.Tensor,
+    mode: str = "paper",
+    count: int = 8,  # latents edited per tried strength: 2-4 edits of 8 take ~1 s on one CPU thread
+    seed: int = 0,
+) -> dict:
+    """The metadata a freshly fitted attribute needs to edit like the built-ins: its tuned strength ("defaults")
+    and how it was tuned ("tuning"), by `tune_strength` on `count` unlabeled pool latents it scores as lacking the
+    attribute. Only the paper mode has a strength to tune; other modes get the default settings."""
+    typical = float(classifier.logit(positives).median())
+    base = ManipulationSettings()
+    tuning = {"positive_median_logit": round(typical, 3), "images": 0, "mode": mode}
+    lacking = pool[classifier.logit(pool) < 0]
+    if mode != "paper" or len(lacking) == 0:
+        return {"defaults": asdict(base), "tuning": tuning}
+    generator = torch.Generator().manual_seed(seed)
+    chosen = lacking[torch.randperm(len(lacking), generator=generator)[:count]]
+    strength, reached = tune_strength(model, classifier, chosen.to(model.device), typical, base, mode=mode)
+    tuning.update(images=len(chosen), edited_median_logit=round(reached, 3))
+    return {"defaults": asdict(replace(base, strength=strength)), "tuning": tuning}
 
 
 @dataclass

@@ -14,6 +14,7 @@ from model.manipulation import (
     generate,
     manipulate,
     rejection_sample,
+    tune_on_pool,
     tune_strength,
 )
 from tests.tiny_data import face_like, tiny_model_config
@@ -89,6 +90,16 @@ def test_tuned_strength_is_the_smallest_on_the_grid_that_reaches_the_positives_s
     index = STRENGTH_GRID.index(strength)
     assert at == pytest.approx(reached(strength)) and at >= typical
     assert reached(STRENGTH_GRID[index - 1]) < typical and 1.0 < strength <= 2.0
+
+
+def test_a_new_attribute_is_tuned_on_pool_latents_it_scores_as_lacking_it(trained):
+    model, latents, classifier = trained
+    positives = latents[:4] + 3 * classifier.edit_direction.reshape(latents.shape[1:])  # score like blond faces
+    metadata = tune_on_pool(model, classifier, positives, latents, count=6)
+    assert metadata["tuning"]["images"] == 6 and metadata["defaults"]["strength"] in STRENGTH_GRID
+    assert metadata["tuning"]["positive_median_logit"] == pytest.approx(float(classifier.logit(positives).median()),
+                                                                        abs=1e-3)
+    assert tune_on_pool(model, classifier, positives, latents, mode="fast")["tuning"]["images"] == 0
 
 
 def test_paper_edit_flips_the_decision_and_moves_less_than_an_unconstrained_step(trained):
