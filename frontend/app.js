@@ -6,7 +6,7 @@ const state = { photo: null, editChoices: new Map(), generateChoices: new Map(),
 
 // The API names its parameters (crop=center, n); the user sees the form's labels ("centre square", How many)
 const FIELD_LABELS = {
-  attr: "Attributes", strength: "Strength", seed: "Seed", crop: "Crop", image: "Photo", n: "How many",
+  attr: "Attributes", strength: "Strength", seed: "Seed", crop: "Crop", faces: "Faces", image: "Photo", n: "How many",
   name: "Name", positive: "Positive examples", negative: "Negative examples",
 };
 
@@ -85,7 +85,7 @@ function renderChips(container, choices, onChange) {
     const minus = Object.assign(document.createElement("button"), { className: "minus", textContent: "−", title: `not ${item.name}` });
     const name = Object.assign(document.createElement("span"), { className: "name", textContent: item.name.replaceAll("_", " ") });
     const plus = Object.assign(document.createElement("button"), { className: "plus", textContent: "+", title: item.name });
-    chip.title = item.description || "";
+    chip.title = [item.description, item.strength != null && `tuned strength ${item.strength.toFixed(2)}`].filter(Boolean).join("; ");
     for (const [button, sign] of [[minus, "minus"], [plus, "plus"]]) {
       button.type = "button";
       button.addEventListener("click", () => {
@@ -109,12 +109,14 @@ function renderTable() {
     row.dataset.name = item.name;
     const counts = item.counts || {};
     const examples = [counts.positives && `${counts.positives}+`, counts.negatives && `${counts.negatives}−`].filter(Boolean).join(" / ");
-    const cells = [item.name, "", item.kind || "", examples, item.version, ""];
+    const cells = [item.name, "", item.kind || "", examples, item.version, "", ""];
     for (const value of cells) row.append(Object.assign(document.createElement("td"), { textContent: value ?? "" }));
     if (item.description) row.children[0].append(Object.assign(document.createElement("small"), { className: "muted", textContent: item.description }));
-    const [accuracy, why] = accuracyCell(item);
-    row.children[5].textContent = accuracy;
-    if (why) row.children[5].title = why;
+    if (item.examples) row.children[3].append(Object.assign(document.createElement("small"), { className: "muted", textContent: framingText(item.examples) }));
+    for (const [index, [text, why]] of [[5, accuracyCell(item)], [6, strengthCell(item)]]) {
+      row.children[index].textContent = text;
+      if (why) row.children[index].title = why;
+    }
     const badge = Object.assign(document.createElement("span"), { className: `badge ${item.status}`, textContent: item.builtin ? `${item.status} · built-in` : item.status });
     if (item.error) badge.title = item.error;
     row.children[1].append(badge);
@@ -136,6 +138,17 @@ function accuracyCell(item) {
   if (item.status === "failed" && !item.kind) return ["—", "the fit failed"];
   if (item.kind === "pu") return ["n/a (positives only)", "without negative examples there is nothing to measure accuracy on"];
   return ["not measured", "no cross-validated accuracy was recorded when it was fitted"];
+}
+
+// "48 aligned · 2 fell back · 0 refused": how the examples were framed for the model
+function framingText(examples) {
+  return `${examples.aligned} aligned · ${examples.center_fallback} fell back · ${examples.refused} refused`;
+}
+
+function strengthCell(item) {
+  if (item.strength != null) return [item.strength.toFixed(2), "tuned when it was defined: what strength 1 applies"];
+  if (item.status === "training") return ["…", "tuned when the fit ends"];
+  return ["not tuned", "defined before strengths were tuned: strength 1 applies the untuned edit"];
 }
 
 async function loadAttributes() {
@@ -187,7 +200,7 @@ function updateEditButton() {
 const CHANGE_THRESHOLD = 24;  // summed |RGB| difference on a <= 256 px rendering: decoding noise stays under it
 const ZOOM_PADDING = 0.2;     // of the edited region's longer side, on each side
 
-const result = { box: null, url: null };
+const result = { box: null, url: null, faces: null };
 
 function photoSize() {
   const before = $("before");
@@ -243,6 +256,13 @@ function showRegion(box) {
   }
   $("show-face").classList.toggle("active", Boolean(box));
   $("show-whole").classList.toggle("active", !box);
+  outlineFaces();
+}
+
+// The faces' outlines over the region on show (the stage's data-box), unless the user turned them off
+function outlineFaces() {
+  const [x, y, w, h] = $("stage").dataset.box.split(",").map(Number);
+  drawFaces($("faces-overlay"), $("show-outlines").checked ? result.faces : null, { x, y, w, h });
 }
 
 function reveal() {
@@ -253,20 +273,25 @@ function reveal() {
 
 function clearResult() {
   if (result.url) URL.revokeObjectURL(result.url);
-  Object.assign(result, { box: null, url: null });
+  Object.assign(result, { box: null, url: null, faces: null });
   $("after").removeAttribute("src");
   $("after-layer").hidden = true;
   $("divider").hidden = true;
   $("result-bar").hidden = true;
   $("result-note").textContent = "";
+  $("faces-summary").textContent = "";
+  $("faces-legend").hidden = true;
+  $("outline-toggle").hidden = true;
   const download = $("download");
   download.hidden = true;
   download.removeAttribute("href");
   showRegion(null);
 }
 
-async function showResult(png) {
+// `faces`: the job's faces (null for a job that did not list them)
+async function showResult(png, faces) {
   const after = $("after");
+  result.faces = faces;
   result.url = URL.createObjectURL(png);
   after.src = result.url;
   await after.decode();
@@ -277,6 +302,9 @@ async function showResult(png) {
   $("result-note").textContent = !result.box ? "The edit changed nothing visible at this strength."
     : zoomed ? `Zoomed on the edited face (${result.box.w} × ${result.box.h} of ${W} × ${H} pixels); drag the slider to compare.`
       : "Drag the slider to compare.";
+  $("faces-summary").textContent = faces ? facesSummary(faces) : "";
+  $("faces-legend").hidden = !faces?.length;
+  $("outline-toggle").hidden = !faces?.length;
   $("after-layer").hidden = false;
   $("divider").hidden = false;
   $("result-bar").hidden = false;
@@ -290,6 +318,7 @@ async function showResult(png) {
 $("show-face").addEventListener("click", () => showRegion(result.box));
 $("show-whole").addEventListener("click", () => showRegion(null));
 $("reveal").addEventListener("input", reveal);
+$("show-outlines").addEventListener("change", outlineFaces);
 
 dropZone($("edit-drop"), $("edit-file"), async (files) => {
   if (!files.length) return;
@@ -311,6 +340,14 @@ dropZone($("edit-drop"), $("edit-file"), async (files) => {
   }
 });
 
+// only "find the face" looks for faces: the other crops edit one square, whatever it holds
+function updateFacesChoice() {
+  const faces = $("edit-faces");
+  faces.disabled = $("edit-crop").value !== "face";
+  faces.title = faces.disabled ? "used with the crop \"find the face\"" : "";
+}
+$("edit-crop").addEventListener("change", updateFacesChoice);
+
 $("strength").addEventListener("input", () => { $("strength-value").textContent = Number($("strength").value).toFixed(1); });
 
 $("edit-run").addEventListener("click", async () => {
@@ -320,6 +357,7 @@ $("edit-run").addEventListener("click", async () => {
   const params = conditionParams(state.editChoices);
   params.set("strength", $("strength").value);
   params.set("crop", $("edit-crop").value);
+  params.set("faces", $("edit-faces").value);
   params.set("seed", $("edit-seed").value || "0");
   const form = new FormData();
   form.append("image", state.photo);
@@ -327,7 +365,7 @@ $("edit-run").addEventListener("click", async () => {
     $("edit-status").textContent = "Uploading…";
     const job = await (await api(`/manipulate?${params}`, { method: "POST", body: form, headers: apiKeyHeaders() })).json();
     const done = await pollJob(job.job_id, (status, waited) => { $("edit-status").textContent = jobStatusText(status, waited); });
-    await showResult(await (await api(done.result_urls[0])).blob());
+    await showResult(await (await api(done.result_urls[0])).blob(), done.faces);
     $("edit-status").textContent = "Done.";
   } catch (error) {
     clearResult();
@@ -371,7 +409,9 @@ $("define-run").addEventListener("click", async () => {
     const record = await (await api(`/attributes/${name}`)).json();
     if (record.status !== "ready") throw new Error(record.error || `${name} is ${record.status}`);
     const accuracy = record.accuracy == null ? "" : `, cross-validated accuracy ${Math.round(record.accuracy * 100)}%`;
-    $("define-status").textContent = `${name} is ready (${record.kind}${accuracy}).`;
+    const strength = record.strength == null ? "" : `, tuned strength ${record.strength.toFixed(2)}`;
+    const framing = record.examples ? `; examples ${framingText(record.examples)}` : "";
+    $("define-status").textContent = `${name} is ready (${record.kind}${accuracy}${strength}${framing}).`;
   } catch (error) {
     showError(error.message);
     $("define-status").textContent = "";

@@ -1,6 +1,6 @@
 """The UI end to end in Debian's Chromium driven by Playwright: edit a photo, define an attribute and use it, see
-the result zoomed on the edited region beside the whole photo, a new photo clearing the old result, and API errors
-in the UI's own words."""
+the result zoomed on the edited region beside the whole photo, the faces found outlined and summed up, a new photo
+clearing the old result, attributes' example framing and tuned strength, and API errors in the UI's own words."""
 from __future__ import annotations
 
 import socket
@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from contract import attributes
 from tests.images import png
+from tests.service.finished_jobs import TWO_FACES, edit_with_faces
 
 WIDE = (160, 60)  # crop=center edits the middle 60 x 60 square: the zoomed view shows less than the whole photo
 
@@ -128,12 +130,73 @@ def test_the_result_is_zoomed_on_the_edit_and_a_new_photo_clears_it(page):
     assert page.is_hidden("#download") and page.is_hidden("#after-layer")
 
 
+def test_the_faces_found_are_outlined_and_summed_up(page, redis):
+    job_id = edit_with_faces(redis, TWO_FACES, *WIDE, seed=4)  # every pixel differs: the whole photo is shown
+    accepted = {"job_id": job_id, "status": "queued", "status_url": f"/jobs/{job_id}",
+                "result_url": f"/jobs/{job_id}/result"}
+    # the edit the page posts is answered with that finished job, so it polls the real GET /jobs/{id}
+    page.route("**/manipulate?*", lambda route: route.fulfill(status=202, json=accepted))
+    page.wait_for_selector('#edit-attributes .chip[data-name="smiling"]')
+    page.set_input_files("#edit-file", [{"name": "two.png", "mimeType": "image/png", "buffer": png(*WIDE, seed=3)}])
+    page.click('#edit-attributes .chip[data-name="smiling"] .plus')
+    page.select_option("#edit-faces", "largest")
+    page.click("#edit-run")
+    page.wait_for_selector("#faces-overlay:not([hidden])")
+    assert page.get_attribute("#stage", "data-view") == "whole"
+    outlines = page.locator("#faces-overlay g.face")
+    assert outlines.count() == 2
+    assert [outlines.nth(index).get_attribute("class") for index in range(2)] == ["face edited", "face unchanged"]
+    assert page.eval_on_selector("#faces-overlay .unchanged rect", "rect => getComputedStyle(rect).strokeDasharray")
+    stage = page.locator("#stage").bounding_box()
+    scale = stage["width"] / WIDE[0]
+    for index, face in enumerate(TWO_FACES):  # each outline sits on its face, at the displayed size
+        drawn = outlines.nth(index).locator("rect").bounding_box()
+        x, y, w, h = face["box"]
+        expected = (stage["x"] + x * scale, stage["y"] + y * scale, w * scale, h * scale)
+        assert [drawn[key] for key in ("x", "y", "width", "height")] == pytest.approx(expected, abs=3)
+    summary = page.text_content("#faces-summary")
+    assert summary == ("2 faces found, 1 edited; identity distance face 1: 0.31 (same person under 0.6). "
+                       "Face 2: already has every asked attribute; left unchanged.")
+    assert "face 2 left unchanged" in page.get_attribute("#faces-overlay", "aria-label")
+    assert page.is_visible("#faces-legend")
+
+    page.uncheck("#show-outlines")
+    assert page.is_hidden("#faces-overlay")
+    page.check("#show-outlines")
+    assert page.locator("#faces-overlay g.face").count() == 2
+    page.select_option("#edit-crop", "center")
+    assert page.is_disabled("#edit-faces")  # only "find the face" looks for faces
+    page.set_input_files("#edit-file", image_files("other", 1, 20))
+    assert page.is_hidden("#faces-overlay") and page.text_content("#faces-summary") == ""
+
+
+TUNED = {"positives": 6, "negatives": 6, "cv_accuracy": 0.75, "defaults": {"strength": 1.6},
+         "examples": {"aligned": 9, "center_fallback": 2, "refused": 1}}
+
+
+def test_attributes_show_their_examples_framing_and_tuned_strength(page, redis):
+    attributes.begin_version(redis, "tuned_ui", "fitting-job", {"positives": 6, "negatives": 6})
+    attributes.finish_version(redis, "tuned_ui", "fitting-job", "binary", TUNED, b"", b"{}")
+    try:
+        page.reload()  # the page listed the attributes when it opened
+        page.click("#tab-define")
+        page.wait_for_selector('#attribute-table tr[data-name="tuned_ui"]')
+        cells = page.eval_on_selector('#attribute-table tr[data-name="tuned_ui"]',
+                                      "row => [...row.children].map(cell => cell.textContent)")
+        assert "9 aligned · 2 fell back · 1 refused" in cells[3] and cells[6] == "1.60"
+        assert "2 had no face found" in cells[0]
+    finally:
+        attributes.delete(redis, "tuned_ui")
+
+
 def test_built_ins_are_described_and_no_accuracy_cell_is_blank(page):
     page.click("#tab-define")
     page.wait_for_selector('#attribute-table tr[data-name="blond_pu"]')
     assert "defined from positive examples only" in page.text_content('#attribute-table tr[data-name="blond_pu"] td')
-    cells = page.eval_on_selector_all("#attribute-table tr", "rows => rows.map(row => row.children[5].textContent)")
-    assert cells and all(cell.strip() for cell in cells)
+    for column in (5, 6):  # accuracy and tuned strength
+        cells = page.eval_on_selector_all("#attribute-table tr",
+                                          f"rows => rows.map(row => row.children[{column}].textContent)")
+        assert cells and all(cell.strip() for cell in cells)
     label, box = (page.locator(selector).bounding_box() for selector in ('label:has(#define-mirror)', "#define-mirror"))
     assert label["height"] < 3 * box["height"]  # the checkbox sits on its label's line
 

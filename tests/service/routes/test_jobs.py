@@ -1,20 +1,39 @@
-"""GET /jobs/{id} and its results: shape, unknown ids, results of unfinished or image-less jobs."""
+"""GET /jobs/{id} and its results: shape, the faces an edit found, unknown ids, results of unfinished or image-less
+jobs."""
 from __future__ import annotations
 
 from contract import jobs, keys
 from tests.api_calls import define, poll
 from tests.images import png
+from tests.service.finished_jobs import TWO_FACES, edit_with_faces, finished_job
 
 
 def test_job_status_has_the_documented_fields(client):
     job_id = client.post("/manipulate", params={"attr": "smiling", "crop": "none"},
                          files={"image": ("p.png", png(), "image/png")}).json()["job_id"]
     status = poll(client, job_id)
-    assert set(status) == {"job_id", "kind", "status", "error", "result_urls", "created_at", "ended_at"}
+    assert set(status) == {"job_id", "kind", "status", "error", "result_urls", "created_at", "ended_at", "faces"}
     assert status["kind"] == "manipulate" and status["status"] == "finished" and status["error"] is None
     assert status["result_urls"] == [f"/jobs/{job_id}/result/0"]
     assert status["created_at"] <= status["ended_at"]
     assert client.get(f"/jobs/{job_id}/result/0").content == client.get(f"/jobs/{job_id}/result").content
+
+
+def test_an_edit_lists_the_faces_its_worker_returned(client, redis):
+    job_id = edit_with_faces(redis, TWO_FACES, 160, 60)
+    status = client.get(f"/jobs/{job_id}").json()
+    assert status["kind"] == "manipulate" and status["status"] == "finished"
+    assert status["faces"] == TWO_FACES
+    assert client.get(status["result_urls"][0]).status_code == 200
+
+
+def test_faces_are_null_for_older_edits_unfinished_jobs_and_other_kinds(client, redis):
+    assert client.get(f"/jobs/{edit_with_faces(redis, None, 40, 40)}").json()["faces"] is None
+    queued = jobs.queue(redis, "unserved").enqueue("time.sleep", args=[0], meta={"kind": "manipulate"})
+    assert client.get(f"/jobs/{queued.id}").json()["faces"] is None
+    queued.delete()
+    other = finished_job(redis, {"results": [], "faces": TWO_FACES}, kind="generate")
+    assert client.get(f"/jobs/{other}").json()["faces"] is None
 
 
 def test_unknown_job_is_404(client):
