@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from contract import keys
 
 Crop = Literal["face", "center", "none"]
+Faces = Literal["all", "largest"]  # with crop=face: edit every face found, or only the largest
 
 
 class Condition(NamedTuple):
@@ -46,6 +47,12 @@ class ManipulatePayload(JobPayload):
     strength: float = 1.0  # multiplies the attributes' tuned strength
     seed: int = 0
     crop: Crop = "face"
+    faces: Faces = "all"
+
+    def arguments(self) -> dict:
+        # the default is left out: such arguments are the ones queued before `faces` existed, which workers of that
+        # version (extra="forbid") still take during a rolling upgrade
+        return self.model_dump(mode="json", exclude={"faces"} if self.faces == "all" else None)
 
     def upload_keys(self) -> list[str]:
         return [self.upload]

@@ -1,4 +1,4 @@
-"""What a worker process loads once: the D2C model, the built-in attributes, the face detector.
+"""What a worker process loads once: the D2C model, the built-in attributes, the face models.
 
 User attributes are read from Redis when first used and re-read only when their version changes, so
 attributes defined after the worker started are picked up without a restart.
@@ -14,6 +14,8 @@ from redis import Redis
 from contract import attributes
 from contract.payloads import Condition
 from contract.settings import WorkerSettings
+from faces.detection import FaceFinder
+from faces.identity import FaceEmbedder
 from model.attributes import (
     AttributeClassifier,
     builtin_directory,
@@ -23,7 +25,6 @@ from model.attributes import (
 )
 from model.checkpoint import POOL_FILE, load_model
 from workers.errors import JobInputError
-from workers.framing import FaceDetector
 
 log = logging.getLogger(__name__)
 _installed: Runtime | None = None
@@ -49,7 +50,8 @@ class Runtime:
             model = with_onnx_networks(model, settings.checkpoint, device, settings.worker_threads or None)
         self.model = model
         self.builtins = load_builtins(settings.checkpoint)
-        self.detector = FaceDetector()
+        self.faces = FaceFinder()  # detector and 5-point landmarks
+        self.identity = FaceEmbedder(self.faces)  # the edited faces' identity distance
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
         self._covariance: torch.Tensor | None = None

@@ -103,7 +103,7 @@ def fit_attribute(**arguments) -> dict:
         if not job.retries_left:
             attributes.fail_version(env.redis, payload.name, job.id, f"internal error: {error}")
         raise
-    classifier.metadata.update(created_at=datetime.now(UTC).isoformat(), job_id=job.id, no_face_center_crops=fallbacks)
+    classifier.metadata.update(created_at=datetime.now(UTC).isoformat(), job_id=job.id, examples=fallbacks)
     weights, info = classifier.to_bytes()
     current = attributes.finish_version(env.redis, payload.name, job.id, classifier.kind, classifier.metadata,
                                         weights, info)
