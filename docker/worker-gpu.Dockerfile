@@ -13,10 +13,11 @@ COPY pyproject.toml ./
 RUN pip install "${TORCH_SPEC}" \
     && python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
 print('\n'.join(p['dependencies'] + p['optional-dependencies']['model'] + p['optional-dependencies']['gpu']))" > requirements.txt \
-    && pip install -r requirements.txt "opencv-python-headless>=4.9,<5" \
+    && pip install -r requirements.txt "opencv-python-headless>=4.9,<5" "dlib-bin>=19.24" "face-recognition-models>=0.3" \
     && useradd --create-home --uid 10001 app
 COPY model ./model
 COPY contract ./contract
+COPY faces ./faces
 COPY workers ./workers
 USER app
 ENV WORKERS=1 BACKEND=torch
