@@ -44,7 +44,8 @@ def _allow_origins(app: FastAPI, origins: str) -> None:
     if allowed:
         app.add_middleware(CORSMiddleware, allow_origins=allowed, allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["X-API-Key", "Content-Type"],
-                           expose_headers=["Retry-After", "Location", "X-Job-Id"])
+                           expose_headers=["Retry-After", "Location", "X-Job-Id", "X-Faces-Found",
+                                           "X-Faces-Changed"])
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

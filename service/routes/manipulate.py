@@ -16,32 +16,48 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from contract import jobs
-from contract.payloads import Condition, Crop, ManipulatePayload
+from contract.payloads import Condition, Crop, Faces, ManipulatePayload
 from contract.settings import ApiSettings
 from service import errors
 from service.conditions import parse_conditions
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
-from service.schemas import Accepted, FailedJob, JobView
+from service.schemas import Accepted, FaceView, FailedJob, JobView
 from service.uploads import read_image
 
 router = APIRouter(tags=["manipulate"])
 STRENGTH = "multiplier on the attributes' tuned strength (1 = as tuned, 0 = no edit)"
-EDITED_PNG = {200: {"content": {"image/png": {}},
+FACE_COUNT_HEADERS = {
+    "X-Job-Id": {"description": "the job, whose GET /jobs/{id} lists the faces", "schema": {"type": "string"}},
+    "X-Faces-Found": {"description": "faces found in the photo (absent when the job did not list them)",
+                      "schema": {"type": "integer"}},
+    "X-Faces-Changed": {"description": "faces edited: one that already has the asked attributes is left as it was",
+                        "schema": {"type": "integer"}},
+}
+EDITED_PNG = {200: {"content": {"image/png": {}}, "headers": FACE_COUNT_HEADERS,
                     "description": "the edited photo (with ?wait= and the job done in time)"}}
 
 
+def face_counts(faces: list[FaceView] | None) -> dict[str, str]:
+    """The X-Faces-* headers; none for a job whose worker did not list its faces."""
+    if faces is None:
+        return {}
+    return {"X-Faces-Found": str(len(faces)), "X-Faces-Changed": str(sum(face.changed for face in faces))}
+
+
 def finished_response(redis: Redis, state: jobs.JobState) -> Response:
+    view = JobView.of(state)
     if state.status == "failed":
-        body = FailedJob(detail=state.error, **JobView.of(state).model_dump())
+        body = FailedJob(detail=state.error, **view.model_dump())
         return JSONResponse(body.model_dump(), status_code=state.error_status)
-    return Response(jobs.result(redis, state.id, 0), media_type="image/png", headers={"X-Job-Id": state.id})
+    return Response(jobs.result(redis, state.id, 0), media_type="image/png",
+                    headers={"X-Job-Id": state.id, **face_counts(view.faces)})
 
 
 def queue_edit(redis: Redis, settings: ApiSettings, image: UploadFile, conditions: list[Condition], strength: float,
-               seed: int, crop: Crop) -> jobs.JobState:
+               seed: int, crop: Crop, faces: Faces) -> jobs.JobState:
     data = read_image(image, settings, "image")
     payload = ManipulatePayload(upload=jobs.store_upload(redis, data, settings), conditions=conditions,
-                                strength=strength, seed=seed, crop=crop)
+                                strength=strength, seed=seed, crop=crop, faces=faces)
     return jobs.enqueue(redis, settings, payload)
 
 
@@ -61,6 +77,7 @@ async def manipulate(
     strength: Annotated[float, Query(ge=0.0, le=10.0, description=STRENGTH)] = 1.0,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     crop: Crop = "face",
+    faces: Annotated[Faces, Query(description="edit every face found, or only the largest")] = "all",
     wait: Annotated[float, Query(ge=0.0, description="seconds to wait for the PNG before answering 202")] = 0.0,
 ) -> Response:
     if wait > settings.max_wait:
@@ -70,7 +87,8 @@ async def manipulate(
         raise HTTPException(422, f"send one `image` file, not {len(images)}")
     with request.app.state.waiters.slot() if wait > 0 else nullcontext():
         conditions = await run_in_threadpool(parse_conditions, redis, attr)
-        state = await run_in_threadpool(queue_edit, redis, settings, image, conditions, strength, seed, crop)
+        state = await run_in_threadpool(queue_edit, redis, settings, image, conditions, strength, seed, crop,
+                                        faces)
         if wait > 0:
             async with AsyncRedis.from_url(settings.redis_url) as stream:
                 state = await jobs.wait(redis, stream, state.id, wait)

@@ -1,10 +1,14 @@
-"""POST /manipulate: async and ?wait=, crops, attribute conditions, and every refused input."""
+"""POST /manipulate: async and ?wait=, crops, which faces, attribute conditions, and every refused input."""
 from __future__ import annotations
 
 import pytest
 
+from contract import jobs
+from contract.payloads import ManipulatePayload
+from service.routes.manipulate import finished_response
 from tests.api_calls import poll, post_photo
 from tests.images import decoded, encoded, face_photo, picture, png
+from tests.service.finished_jobs import TWO_FACES, edit_with_faces
 
 
 def test_async_job_finishes_with_a_png_of_the_original_size(client):
@@ -35,6 +39,22 @@ def test_edit_changes_the_photo_and_strength_zero_keeps_it(client):
     assert decoded(edited.content).tobytes() != decoded(original).tobytes()
 
 
+@pytest.mark.parametrize("params, queued", [({}, "all"), ({"faces": "largest"}, "largest"), ({"faces": "all"}, "all")])
+def test_the_faces_choice_reaches_the_job(client, redis, params, queued):
+    response = post_photo(client, png(), {"attr": "smiling", "crop": "face", **params})
+    assert response.status_code == 202, response.text
+    queued_arguments = jobs.fetch(redis, response.json()["job_id"]).kwargs
+    assert ManipulatePayload.model_validate(queued_arguments).faces == queued
+
+
+def test_the_waited_png_counts_the_faces_found_and_changed(client, redis):
+    response = finished_response(redis, jobs.status(redis, edit_with_faces(redis, TWO_FACES, 160, 60)))
+    assert response.media_type == "image/png"
+    assert response.headers["X-Faces-Found"] == "2" and response.headers["X-Faces-Changed"] == "1"
+    older = finished_response(redis, jobs.status(redis, edit_with_faces(redis, None, 40, 40)))
+    assert "X-Faces-Found" not in older.headers and "X-Faces-Changed" not in older.headers
+
+
 def test_face_crop_edits_inside_the_face_and_keeps_the_rest(client):
     photo = face_photo()
     if photo is None:
@@ -46,6 +66,10 @@ def test_face_crop_edits_inside_the_face_and_keeps_the_rest(client):
     corner = (0, 0, 60, 60)  # background far from the face: the soft blend must leave it untouched
     assert after.crop(corner).tobytes() == before.crop(corner).tobytes()
     assert after.tobytes() != before.tobytes()
+    assert response.headers["X-Faces-Found"] == "1" and response.headers["X-Faces-Changed"] == "1"
+    [found] = client.get(f"/jobs/{response.headers['X-Job-Id']}").json()["faces"]
+    x, y, width, height = found["box"]  # the face was pasted at (80, 40), 256 px wide
+    assert found["aligned"] and found["changed"] and 60 < x + width / 2 - 80 < 196 and 20 < y + height / 2 - 40 < 236
 
 
 def test_no_face_is_a_422_saying_so(client):
@@ -93,6 +117,8 @@ def test_unknown_attribute_is_a_404_naming_the_known_ones(client):
     ({"attr": ["smiling", "-smiling"]}, "both"),
     ({"attr": "smiling", "strength": -1}, "strength"),
     ({"attr": "smiling", "crop": "square"}, "crop"),
+    ({"attr": "smiling", "faces": "both"}, "faces"),
+    ({"attr": "smiling", "faces": "ALL"}, "'all' or 'largest'"),
     ({"attr": "smiling", "wait": 10_000}, "wait"),
     ({}, "attr"),
 ])
