@@ -23,11 +23,16 @@ import torch
 from safetensors.torch import load, save
 from torch.nn import functional as F
 
-from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE
+from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE, SKIN_READOUT_FILE
 
 NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
 COVARIANCE_SHRINKAGE = 0.1  # weight of the isotropic part in the pool's latent covariance (Ledoit-Wolf style shrinkage)
+# the two cheeks in the training framing, as fractions of the frame: skin in nearly every face, under no hair,
+# glasses or mouth; their colour is what edits should keep
+CHEEK_ROWS = (0.5625, 0.71875)
+CHEEK_COLUMNS = ((0.25, 0.40625), (0.59375, 0.75))
+READOUT_RIDGE = 10.0  # ridge on the latent -> skin colour regression (latents have unit RMS per value)
 
 
 class AttributeDefinitionError(ValueError):
@@ -209,14 +214,54 @@ def latent_covariance(latents: torch.Tensor, shrinkage: float = COVARIANCE_SHRIN
     return (1 - shrinkage) * covariance + shrinkage * covariance.diagonal().mean() * torch.eye(len(covariance))
 
 
-def _direction(weight: torch.Tensor, covariance: torch.Tensor | None) -> tuple[torch.Tensor | None, str]:
-    if covariance is None:
+def _direction(
+    weight: torch.Tensor, covariance: torch.Tensor | None, held: torch.Tensor | None = None
+) -> tuple[torch.Tensor | None, str]:
+    """The edit direction d = Sigma w, then, with `held` readouts H (k x D), the closest direction in the Sigma
+    metric that leaves every readout unchanged: d - Sigma H^T (H Sigma H^T)^-1 H d, so H d = 0."""
+    if covariance is None and held is None:
         return None, "euclidean"
-    if covariance.shape != (len(weight), len(weight)):
+    if covariance is not None and covariance.shape != (len(weight), len(weight)):
         raise AttributeDefinitionError(
             f"latent covariance of shape {tuple(covariance.shape)} does not match {len(weight)} latent values"
         )
-    return covariance.float() @ weight, "covariance"
+    metric = covariance.float() if covariance is not None else torch.eye(len(weight))
+    direction, name = metric @ weight, "covariance" if covariance is not None else "euclidean"
+    if held is None:
+        return direction, name
+    if held.shape[1:] != (len(weight),):
+        raise AttributeDefinitionError(f"held readouts of shape {tuple(held.shape)} do not match {len(weight)} values")
+    spread = metric @ held.float().t()
+    direction = direction - spread @ torch.linalg.solve(held.float() @ spread, held.float() @ direction)
+    return direction, f"{name}, skin colour held"
+
+
+def skin_readout(decoded: torch.Tensor, latents: torch.Tensor, ridge: float = READOUT_RIDGE) -> torch.Tensor:
+    """(3, D) ridge regression of the mean cheek colour of decoded images (N x 3 x H x W) on their latents: the
+    linear part of how the decoder paints skin, which edits hold fixed (see _direction)."""
+    height, width = decoded.shape[-2:]
+    top, bottom = CHEEK_ROWS
+    mask = torch.zeros(height, width, dtype=torch.bool)
+    for left, right in CHEEK_COLUMNS:
+        mask[round(top * height) : round(bottom * height), round(left * width) : round(right * width)] = True
+    colour = decoded.float()[:, :, mask].mean(dim=2)
+    flat = latents.flatten(1).float().cpu()
+    flat, colour = flat - flat.mean(0), colour.cpu() - colour.cpu().mean(0)
+    return torch.linalg.solve(flat.t() @ flat + ridge * torch.eye(flat.shape[1]), flat.t() @ colour).t()
+
+
+def save_skin_readout(checkpoint: str | Path, readout: torch.Tensor) -> None:
+    from safetensors.torch import save_file
+
+    save_file({"readout": readout.float().contiguous()}, str(Path(checkpoint) / SKIN_READOUT_FILE))
+
+
+def load_skin_readout(checkpoint: str | Path) -> torch.Tensor | None:
+    """The checkpoint's skin-colour readout, or None when it ships none (edits then may shift skin tone)."""
+    from safetensors.torch import load_file
+
+    path = Path(checkpoint) / SKIN_READOUT_FILE
+    return load_file(str(path))["readout"] if path.is_file() else None
 
 
 def fit_binary(
@@ -226,10 +271,12 @@ def fit_binary(
     seed: int = 0,
     covariance: torch.Tensor | None = None,
     mirrors: tuple[torch.Tensor, torch.Tensor] | None = None,
+    held: torch.Tensor | None = None,
 ) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
-    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w. `mirrors` are the
+    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w, which keeps
+    the readouts in `held` (e.g. skin_readout) unchanged. `mirrors` are the
     latents of the same positive and negative images flipped left-right, in the same order: face attributes do
     not change in a mirror, so they double the examples for free (they are held out with their originals in CV).
     """
@@ -255,7 +302,7 @@ def fit_binary(
     scored = _cv_balanced_accuracy(features, labels, folds, mirror_features)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
-    direction, metric = _direction(weight, covariance)
+    direction, metric = _direction(weight, covariance, held)
     metadata = {
         "positives": len(positive_latents),
         "negatives": len(negative_latents),
@@ -293,6 +340,7 @@ def fit_pu(
     l2: float = 1e-2,
     seed: int = 0,
     covariance: torch.Tensor | None = None,
+    held: torch.Tensor | None = None,
 ) -> AttributeClassifier:
     """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk.
 
@@ -325,7 +373,7 @@ def fit_pu(
     prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
     weight, bias = _pu_logistic(positive, unlabeled, prior, l2)
     recall = float(((positive @ weight + bias) > 0).float().mean())
-    direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance)
+    direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance, held)
     metadata = {
         "positives": len(positive),
         "negatives": 0,

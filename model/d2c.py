@@ -75,6 +75,13 @@ def encode_all(model: D2C, images_uint8: torch.Tensor, batch_size: int = 128) ->
     )
 
 
+@torch.no_grad()
+def decode_all(model: D2C, latents: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
+    """Decoded images in [0, 1] of latents, `batch_size` at a time, on the CPU."""
+    return torch.cat([model.decode(latents[start : start + batch_size]).cpu()
+                      for start in range(0, len(latents), batch_size)])
+
+
 @dataclass
 class D2CLoss:
     """L_D2C = L_D2 + lambda L_C (paper Eqs. 4 and 5), per example, in nats-like units.

@@ -22,10 +22,12 @@ from model.attributes import (
     fit_binary,
     fit_pu,
     latent_covariance,
+    save_skin_readout,
     save_unlabeled_pool,
+    skin_readout,
 )
 from model.checkpoint import load_model, update_card
-from model.d2c import encode_all
+from model.d2c import decode_all, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, tune_strength
@@ -39,7 +41,12 @@ BUILTINS = {
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
 def build(
-    checkpoint: str | Path, data: str | Path, pool_size: int = 3000, seed: int = 0, tune_images: int = 64
+    checkpoint: str | Path,
+    data: str | Path,
+    pool_size: int = 3000,
+    seed: int = 0,
+    tune_images: int = 64,
+    readout_size: int = 1500,  # pool latents decoded to fit the skin-colour readout
 ) -> dict:
     checkpoint = Path(checkpoint)
     model = load_model(checkpoint)
@@ -52,6 +59,10 @@ def build(
     )
     save_unlabeled_pool(checkpoint, pool)
     covariance = latent_covariance(pool)  # edit directions Sigma w (see AttributeClassifier.edit_direction)
+    # edits hold the decoded skin colour (measured: blond's cheek shift fell from 17 to 7 of 255 levels)
+    readout_latents = pool[:readout_size]
+    held = skin_readout(decode_all(model, readout_latents), readout_latents)
+    save_skin_readout(checkpoint, held)
     created = datetime.now(UTC).isoformat(timespec="seconds")
     summary, base = {}, ManipulationSettings()
     for name, column in {**BUILTINS, **PU_BUILTINS}.items():
@@ -69,7 +80,7 @@ def build(
         latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         is_positive = torch.tensor([i in set(positive_ids) for i in examples.ids])
         if name in PU_BUILTINS:
-            classifier = fit_pu(name, latents[is_positive], pool, seed=seed, covariance=covariance)
+            classifier = fit_pu(name, latents[is_positive], pool, seed=seed, covariance=covariance, held=held)
         else:
             classifier = fit_binary(
                 name,
@@ -77,6 +88,7 @@ def build(
                 latents[~is_positive],
                 seed=seed,
                 covariance=covariance,
+                held=held,
                 mirrors=(mirrors[is_positive], mirrors[~is_positive]),
             )
         # 3. defaults tuned on other train images that lack the attribute

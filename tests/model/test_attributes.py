@@ -8,6 +8,9 @@ from model.attributes import (
     fit_binary,
     fit_pu,
     latent_covariance,
+    load_skin_readout,
+    save_skin_readout,
+    skin_readout,
 )
 
 SHAPE = (4, 4, 4)
@@ -98,6 +101,38 @@ def test_edit_direction_follows_the_latent_covariance(tmp_path):
     assert torch.equal(fit_pu("metric_pu", positives, pool, covariance=covariance).edit_direction, pu.edit_direction)
     with pytest.raises(AttributeDefinitionError, match="covariance of shape"):
         fit_binary("wrong", positives, negatives, covariance=torch.eye(5))
+
+
+def test_held_readouts_stay_constant_along_the_edit_direction(tmp_path):
+    pool = torch.randn(4000, *SHAPE, generator=torch.Generator().manual_seed(4))
+    covariance = latent_covariance(pool)
+    positives, negatives = toy_latents(40, 3.0, 5), toy_latents(40, -3.0, 6)
+    positives[:, 0, 0, 1] += 2  # the attribute also moves what the readout reads (like blond lightening skin)
+    held = torch.zeros(1, pool[0].numel())
+    held[0, 1] = 1.0
+    free = fit_binary("free", positives, negatives, covariance=covariance)
+    kept = fit_binary("kept", positives, negatives, covariance=covariance, held=held)
+    assert abs(float(held @ free.edit_direction)) > 0.1
+    assert abs(float(held @ kept.edit_direction)) < 1e-5 and kept.metadata["edit_metric"].endswith("held")
+    assert float(kept.weight @ kept.edit_direction) > 0  # it still raises the attribute's score
+    pu = fit_pu("kept_pu", positives, pool, covariance=covariance, held=held)
+    assert abs(float(held @ pu.edit_direction)) < 1e-5
+    with pytest.raises(AttributeDefinitionError, match="held readouts"):
+        fit_binary("wrong", positives, negatives, held=torch.zeros(1, 5))
+
+
+def test_skin_readout_recovers_how_latents_paint_the_cheeks(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    latents = torch.randn(600, 8, generator=generator)
+    painting = torch.randn(3, 8, generator=generator)  # cheek colour is linear in the latent
+    images = torch.full((600, 3, 32, 32), 0.5)
+    images[:, :, 18:23, 8:13] += 0.05 * (latents @ painting.t())[:, :, None, None]
+    images[:, :, 18:23, 19:24] += 0.05 * (latents @ painting.t())[:, :, None, None]
+    readout = skin_readout(images, latents, ridge=1e-3)
+    assert torch.allclose(readout, 0.05 * painting, atol=2e-3)
+    assert load_skin_readout(tmp_path) is None
+    save_skin_readout(tmp_path, readout)
+    assert torch.equal(load_skin_readout(tmp_path), readout)
 
 
 def test_bad_definitions_are_clear_errors(tmp_path):
