@@ -1,7 +1,7 @@
 """Finding faces and their five landmarks: dlib's HOG detector, then its 5-point shape predictor.
 
 The detector runs on a resized copy (large photos shrunk for speed, small ones enlarged because the HOG detector
-misses faces under about 80 px); the landmarks are predicted on the photo itself, at full resolution.
+misses faces under about 80 px); the landmarks are predicted at the larger of the two resolutions.
 Coordinates are photo pixels with pixel centres at integers (OpenCV's and dlib's convention).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from faces.models import LANDMARKS_5, model_file
 
 PHOTO_MIN_SIDE = 256  # a 64-px face crop is searched at 4x, where the detector finds the most of them
-PHOTO_MAX_SIDE = 800  # about 80 ms per photo on one core; faces under a tenth of the longest side are missed
+PHOTO_MAX_SIDE = 800  # 35-50 ms of CPU per photo; faces under a tenth of the longest side are missed
 
 
 @dataclass(frozen=True, eq=False)

@@ -55,7 +55,8 @@ def test_each_example_is_aligned_falls_back_or_is_refused(env):
     close_up_limit = fitting.CLOSE_UP * env.resolution
     positives = [example(env, "p1", 200, True, 200), example(env, "p2", 64, False, 200),
                  example(env, "p3", close_up_limit, False, 200), example(env, "p4", close_up_limit + 1, False, 200)]
-    negatives = [example(env, "n1", 300, True, 20), example(env, "n2", 300, True, 20), example(env, "n3", 64, False, 20)]
+    negatives = [example(env, "n1", 300, True, 20), example(env, "n2", 300, True, 20),
+                 example(env, "n3", 64, False, 20)]
     payload = AttributePayload(name="bright", positive=positives, negative=negatives)
     classifier, counts = fit_classifier(env, payload)
     assert counts == {"aligned": 3, "center_fallback": 3, "refused": 1}
