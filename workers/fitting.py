@@ -13,6 +13,7 @@ import torch
 
 from contract.payloads import AttributePayload
 from model.attributes import AttributeClassifier, AttributeDefinitionError, fit_binary, fit_pu
+from model.manipulation import tune_on_pool
 from workers import framing
 from workers.errors import JobInputError
 from workers.photos import load_photo, to_batch
@@ -71,12 +72,14 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
     positives, positive_mirrors, counts = encode_examples(env, payload.positive, payload.crop, mirror)
     try:
         if not payload.negative:
-            classifier = fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance())
+            classifier = fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance(),
+                                held=env.skin_readout)
         else:
             negatives, negative_mirrors, negative_counts = encode_examples(env, payload.negative, payload.crop, mirror)
             counts += negative_counts
             classifier = fit_binary(payload.name, positives, negatives, covariance=env.latent_covariance(),
-                                    mirrors=(positive_mirrors, negative_mirrors) if mirror else None)
+                                    mirrors=(positive_mirrors, negative_mirrors) if mirror else None,
+                                    held=env.skin_readout)
     except AttributeDefinitionError as error:
         if not counts[REFUSED]:
             raise
@@ -84,4 +87,8 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
         raise AttributeDefinitionError(
             f"{error}: {counts[REFUSED]} of the {total} examples were refused (no face found in a photo larger than "
             f"a close-up); send photos with a clear frontal face, or crop=center to use them as they are") from error
+    if env.has_pool:  # the built-ins' strength rule, so strength 1 means "as strong as its own examples"
+        classifier.metadata.update(tune_on_pool(env.model, classifier, positives.to(env.model.device),
+                                                env.unlabeled_pool().to(env.model.device),
+                                                mode=env.settings.manipulation_mode))
     return classifier, {key: counts[key] for key in (ALIGNED, FALLBACK, REFUSED)}

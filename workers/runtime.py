@@ -21,6 +21,7 @@ from model.attributes import (
     builtin_directory,
     fit_binary,
     latent_covariance,
+    load_skin_readout,
     load_unlabeled_pool,
 )
 from model.checkpoint import POOL_FILE, load_model
@@ -55,6 +56,7 @@ class Runtime:
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
         self._covariance: torch.Tensor | None = None
+        self.skin_readout = load_skin_readout(settings.checkpoint)  # None: the checkpoint ships none
         for name in attributes.names(redis):
             if name not in self.builtins:
                 try:
@@ -108,10 +110,14 @@ class Runtime:
             self._pool = load_unlabeled_pool(self.settings.checkpoint)
         return self._pool
 
+    @property
+    def has_pool(self) -> bool:
+        return (Path(self.settings.checkpoint) / POOL_FILE).is_file()
+
     def latent_covariance(self) -> torch.Tensor | None:
         """The checkpoint's latent covariance (from its unlabeled pool) that sets edit directions; None without
         a pool."""
-        if self._covariance is None and (Path(self.settings.checkpoint) / POOL_FILE).is_file():
+        if self._covariance is None and self.has_pool:
             self._covariance = latent_covariance(self.unlabeled_pool())
         return self._covariance
 

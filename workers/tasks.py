@@ -93,7 +93,7 @@ def fit_attribute(**arguments) -> dict:
         env.redis.delete(*payload.upload_keys())
         raise JobInputError(superseded(env, payload.name), 409)
     try:
-        classifier, fallbacks = fit_classifier(env, payload)
+        classifier, examples = fit_classifier(env, payload)
     except (JobInputError, AttributeDefinitionError) as error:  # the version fails at once, without retries
         message = error.message if isinstance(error, JobInputError) else str(error)
         attributes.fail_version(env.redis, payload.name, job.id, message)
@@ -103,7 +103,7 @@ def fit_attribute(**arguments) -> dict:
         if not job.retries_left:
             attributes.fail_version(env.redis, payload.name, job.id, f"internal error: {error}")
         raise
-    classifier.metadata.update(created_at=datetime.now(UTC).isoformat(), job_id=job.id, examples=fallbacks)
+    classifier.metadata.update(created_at=datetime.now(UTC).isoformat(), job_id=job.id, examples=examples)
     weights, info = classifier.to_bytes()
     current = attributes.finish_version(env.redis, payload.name, job.id, classifier.kind, classifier.metadata,
                                         weights, info)

@@ -34,9 +34,12 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert record["counts"] == {"positives": 6, "negatives": 6, "unlabeled": 0}
     assert 0.0 <= record["accuracy"] <= 1.0
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
-    # the worker fits with the checkpoint's latent covariance; mirror images only when asked
+    # the worker fits with the checkpoint's latent covariance, holding its skin readout; mirror images only when asked
     info = json.loads(attributes.read_weights(redis, "freckles")[2])
-    assert info["edit_metric"] == "covariance" and info["mirrored"] is False
+    assert info["edit_metric"] == "covariance, skin colour held" and info["mirrored"] is False
+    # tuned at definition by the built-ins' rule, on pool latents the classifier scores as lacking it
+    assert info["tuning"]["images"] > 0 and info["tuning"]["positive_median_logit"] > 0
+    assert record["strength"] == info["defaults"]["strength"] > 0
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
