@@ -7,7 +7,8 @@ Edits, per attribute and direction: test images that lack the attribute are edit
 that have it to remove it ("remove"), with the attribute's tuned defaults, by the paper's procedure (or the
 modes asked), exactly as the workers do (`model.manipulation.edit_images`: a face that already meets the
 condition with margin is kept as it is). The edit is judged as the service delivers it: the source photo plus
-the decoded change, photo + decode(z_edit) - decode(z), so detail the autoencoder cannot reproduce is kept.
+the decoded change where it changed, photo + mask * (decode(z_edit) - decode(z)) with the workers' change mask
+(faces.mask), so detail the autoencoder cannot reproduce is kept.
 success = the oracle sees the asked state after the edit; preservation = oracle agreement on the other 39
 attributes between the source and the edit; same_person = dlib's 128-D embeddings of the source and the edit
 (64-px faces upscaled 4x, landmarks found on the source) lie under 0.6 apart, its usual threshold, over the
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from faces.identity import SAME_PERSON, FaceEmbedder
+from faces.mask import change_mask
 from model.attributes import AttributeClassifier, builtin_directory
 from model.checkpoint import load_model
 from model.data import FaceDataset, load_dataset
@@ -71,6 +73,16 @@ class IdentityJudge:
         return result
 
 
+def delivered(images: torch.Tensor, reconstruction: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+    """What the service returns for aligned faces: each photo plus its decoded change, inside the change mask (the
+    whole frame is the photo here, so the mask does not fade at its border)."""
+    masks = [change_mask(before, after, fade_border=False)
+             for before, after in zip(reconstruction.permute(0, 2, 3, 1).cpu().numpy(),
+                                      decoded.permute(0, 2, 3, 1).cpu().numpy())]
+    mask = torch.from_numpy(np.stack(masks))[:, None].to(images.device)
+    return (images + mask * (decoded - reconstruction)).clamp(0, 1)
+
+
 def _mean(values: list[torch.Tensor]) -> float:
     return round(float(torch.cat(values).float().mean()), 4)
 
@@ -97,17 +109,17 @@ def evaluate_edits(
             settings = default_settings(conditions, multiplier)
             reconstruction, decoded, kept = edit_images(model, images, conditions, settings, mode=mode,
                                                         seed=seed + start)
-            delivered = (images + decoded - reconstruction).clamp(0, 1)
-            after = predict(oracle, delivered)
+            result = delivered(images, reconstruction, decoded)
+            after = predict(oracle, result)
             metrics = totals[mode, multiplier]
             metrics.setdefault("success", []).append((after[:, index] == target).float())
             metrics.setdefault("preservation", []).append((after[:, others] == before[:, others]).float().mean(1))
-            metrics.setdefault("psnr_db", []).append(psnr(delivered, images))
+            metrics.setdefault("psnr_db", []).append(psnr(result, images))
             metrics.setdefault("kept", []).append(kept.float())
             if judge is not None and multiplier == 1.0:
-                metrics.setdefault("identity", []).append(torch.from_numpy(judge.distances(images, delivered)))
+                metrics.setdefault("identity", []).append(torch.from_numpy(judge.distances(images, result)))
             if start == 0 and multiplier == 1.0:
-                preview[mode] = delivered[:8]
+                preview[mode] = result[:8]
         if start == 0:
             preview = {"source": images[:8], **preview}
     if grids is not None:
