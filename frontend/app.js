@@ -146,6 +146,10 @@ function framingText(examples) {
 }
 
 function strengthCell(item) {
+  if (item.strength != null && item.remove_strength != null) {
+    return [`+${item.strength.toFixed(2)} / −${item.remove_strength.toFixed(2)}`,
+      "tuned when it was defined, for adding and for removing it: what strength 1 applies"];
+  }
   if (item.strength != null) return [item.strength.toFixed(2), "tuned when it was defined: what strength 1 applies"];
   if (item.status === "training") return ["…", "tuned when the fit ends"];
   return ["not tuned", "defined before strengths were tuned: strength 1 applies the untuned edit"];

@@ -268,22 +268,24 @@ def tune_strength(
     typical_logit: float,
     base: ManipulationSettings,
     mode: str = "paper",
+    target: bool = True,
 ) -> tuple[float, float]:
-    """Smallest strength of STRENGTH_GRID at which `latents` (faces lacking the attribute), edited in `mode`, score
-    like the attribute's own positive examples: their median logit reaches `typical_logit`, the positives' median.
-    Returns the strength and the median logit reached there.
+    """Smallest strength of STRENGTH_GRID at which `latents` (faces not yet in the `target` state), edited towards
+    it in `mode`, score like the attribute's own typical example: the median of their logit (negated when removing)
+    reaches `typical_logit`, the positives' median. Returns the strength and the median reached there.
 
     A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
-    be; its positives' own scores say how far "has the attribute" is. The logit reached grows with strength, so a
-    bisection over the grid needs 2-4 edits of `latents` instead of up to 8.
+    be; its positives' own scores say how far "has the attribute" is (and, mirrored, how far "lacks it" is). The
+    score reached grows with strength, so a bisection over the grid needs 2-4 edits of `latents` instead of 8.
     """
+    sign = 1.0 if target else -1.0
     reached: dict[int, float] = {}
 
     def reach(index: int) -> float:
         if index not in reached:
             settings = replace(base, strength=STRENGTH_GRID[index])
-            edited = manipulate(model, latents, [(classifier, True)], settings, mode=mode)
-            reached[index] = float(classifier.logit(edited).median())
+            edited = manipulate(model, latents, [(classifier, target)], settings, mode=mode)
+            reached[index] = float((sign * classifier.logit(edited)).median())
         return reached[index]
 
     low, high = 0, len(STRENGTH_GRID) - 1  # the answer lies in [low, high]; the strongest when none reaches it
@@ -297,29 +299,58 @@ def tune_strength(
     return STRENGTH_GRID[low], reach(low)
 
 
+def tuned_metadata(
+    base: ManipulationSettings,
+    typical: float,
+    add: tuple[float, float | None, int],
+    remove: tuple[float, float | None, int],
+) -> dict:
+    """An attribute's "defaults" (adding it), "remove_defaults" (removing it) and "tuning" record, from each
+    direction's (strength, median score reached or None when not tuned, latents tuned on)."""
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    return {
+        "defaults": asdict(replace(base, strength=add[0])),
+        "remove_defaults": asdict(replace(base, strength=remove[0])),
+        "tuning": {
+            "positive_median_logit": round(typical, 3),
+            "images": add[2],
+            "edited_median_logit": rounded(add[1]),
+            "remove_images": remove[2],
+            "removed_median_score": rounded(remove[1]),
+        },
+    }
+
+
 def tune_on_pool(
     model: D2C,
     classifier: AttributeClassifier,
     positives: torch.Tensor,
     pool: torch.Tensor,
     mode: str = "paper",
-    count: int = 8,  # latents edited per tried strength: 2-4 edits of 8 take ~1 s on one CPU thread
+    count: int = 8,  # latents edited per tried strength: 2-4 edits of 8 take ~0.5 s on one CPU thread
     seed: int = 0,
 ) -> dict:
-    """The metadata a freshly fitted attribute needs to edit like the built-ins: its tuned strength ("defaults")
-    and how it was tuned ("tuning"), by `tune_strength` on `count` unlabeled pool latents it scores as lacking the
-    attribute. Only the paper mode has a strength to tune; other modes get the default settings."""
+    """The metadata a freshly fitted attribute needs to edit like the built-ins (`tuned_metadata`), by
+    `tune_strength` in each direction on `count` unlabeled pool latents it scores on the other side. Only the paper
+    mode has a strength to tune; other modes get the default settings."""
     typical = float(classifier.logit(positives).median())
     base = ManipulationSettings()
-    tuning = {"positive_median_logit": round(typical, 3), "images": 0, "mode": mode}
-    lacking = pool[classifier.logit(pool) < 0]
-    if mode != "paper" or len(lacking) == 0:
-        return {"defaults": asdict(base), "tuning": tuning}
+    scores = classifier.logit(pool)
     generator = torch.Generator().manual_seed(seed)
-    chosen = lacking[torch.randperm(len(lacking), generator=generator)[:count]]
-    strength, reached = tune_strength(model, classifier, chosen.to(model.device), typical, base, mode=mode)
-    tuning.update(images=len(chosen), edited_median_logit=round(reached, 3))
-    return {"defaults": asdict(replace(base, strength=strength)), "tuning": tuning}
+    directions = []
+    for target, sources in ((True, pool[scores < 0]), (False, pool[scores > 0])):
+        if mode != "paper" or len(sources) == 0:
+            directions.append((base.strength, None, 0))
+            continue
+        chosen = sources[torch.randperm(len(sources), generator=generator)[:count]].to(model.device)
+        directions.append((*tune_strength(model, classifier, chosen, typical, base, mode=mode, target=target),
+                           len(chosen)))
+    metadata = tuned_metadata(base, typical, *directions)
+    metadata["tuning"]["mode"] = mode
+    return metadata
 
 
 @dataclass
@@ -386,7 +417,10 @@ def default_settings(conditions: list[Condition], strength: float = 1.0) -> Mani
     Several attributes share one edit: the strongest tuned strength and the gentlest correction among them win.
     """
     names = {f.name for f in fields(ManipulationSettings)}
-    tuned = [{k: v for k, v in c.metadata.get("defaults", {}).items() if k in names} for c, _ in conditions]
+    # removing an attribute has its own tuned defaults where it was tuned (attributes tuned before use "defaults")
+    chosen = [c.metadata.get("defaults" if target else "remove_defaults") or c.metadata.get("defaults", {})
+              for c, target in conditions]
+    tuned = [{k: v for k, v in defaults.items() if k in names} for defaults in chosen]
     base = ManipulationSettings(**tuned[0]) if tuned else ManipulationSettings()
     if len(tuned) > 1:
         base = replace(

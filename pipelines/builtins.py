@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from model.checkpoint import load_model, update_card
 from model.d2c import decode_all, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
-from model.manipulation import ManipulationSettings, tune_strength
+from model.manipulation import ManipulationSettings, tune_strength, tuned_metadata
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -91,31 +90,29 @@ def build(
                 held=held,
                 mirrors=(mirrors[is_positive], mirrors[~is_positive]),
             )
-        # 3. defaults tuned on other train images that lack the attribute
+        # 3. defaults tuned on other train images: those that lack the attribute (adding), those that have it
+        # (removing)
         used = set(positive_ids + negative_ids)
-        candidates = [
-            labels.ids[i]
-            for i in torch.nonzero(labels.attribute(column) == 0).flatten().tolist()
-            if labels.ids[i] not in used
-        ]
-        tuning_ids = [candidates[int(i)] for i in torch.randperm(len(candidates), generator=generator)[:tune_images]]
-        tuning = encode_all(
-            model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(tuning_ids)).images
-        )
         typical = float(classifier.logit(latents[is_positive]).median())
-        strength, reached = tune_strength(model, classifier, tuning, typical, base)
+        directions = []
+        for target in (True, False):
+            candidates = [
+                labels.ids[i]
+                for i in torch.nonzero(labels.attribute(column) == int(not target)).flatten().tolist()
+                if labels.ids[i] not in used
+            ]
+            chosen = [candidates[int(i)] for i in torch.randperm(len(candidates), generator=generator)[:tune_images]]
+            tuning = encode_all(
+                model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(chosen)).images
+            )
+            directions.append((*tune_strength(model, classifier, tuning, typical, base, target=target), len(chosen)))
         classifier.metadata.update(
             {
                 "version": 1,
                 "created_at": created,
                 "builtin": True,
                 "source_attribute": column,
-                "defaults": asdict(replace(base, strength=strength)),
-                "tuning": {
-                    "images": len(tuning_ids),
-                    "positive_median_logit": round(typical, 3),
-                    "edited_median_logit": round(reached, 3),
-                },
+                **tuned_metadata(base, typical, *directions),
                 "manifest": {
                     "split": "train",
                     "seed": seed,
@@ -129,7 +126,7 @@ def build(
             key: classifier.metadata.get(key)
             for key in ("kind", "positives", "negatives", "cv_accuracy", "class_prior")
         }
-        summary[name].update(kind=classifier.kind, strength=strength)
+        summary[name].update(kind=classifier.kind, strength=directions[0][0], remove_strength=directions[1][0])
     update_card(checkpoint, attributes=summary)
     return summary
 

@@ -94,6 +94,7 @@ class AttributeView(BaseModel):
     accuracy: float | None
     examples: ExampleCounts | None = Field(description="how the examples were framed; null when not recorded")
     strength: float | None = Field(description="the edit strength tuned at definition (what ?strength=1 applies)")
+    remove_strength: float | None = Field(description="the same for removing it (attr=-NAME); null when not tuned")
     error: str | None
     job_id: str | None
     created_at: str | None
@@ -111,6 +112,7 @@ class AttributeView(BaseModel):
             builtin=record.get("builtin") == "1", version=int(record.get("version") or 0),
             counts=counts or json.loads(record.get("counts") or "{}"), accuracy=metadata.get("cv_accuracy"),
             examples=examples, strength=(metadata.get("defaults") or {}).get("strength"),
+            remove_strength=(metadata.get("remove_defaults") or {}).get("strength"),
             error=record.get("error") or None, job_id=record.get("job_id") or None,
             created_at=record.get("created_at") or None, updated_at=record.get("updated_at") or None,
             metadata=metadata, description=describe(record.get("kind") or None, metadata),

@@ -10,6 +10,7 @@ from model.manipulation import (
     ManipulationSettings,
     NoSampleAccepted,
     already_satisfied,
+    default_settings,
     edit_images,
     generate,
     manipulate,
@@ -90,13 +91,34 @@ def test_tuned_strength_is_the_smallest_on_the_grid_that_reaches_the_positives_s
     index = STRENGTH_GRID.index(strength)
     assert at == pytest.approx(reached(strength)) and at >= typical
     assert reached(STRENGTH_GRID[index - 1]) < typical and 1.0 < strength <= 2.0
+    # removing: the same rule on the negated score, from latents that have the attribute
+    blond = manipulate(model, latents[:8], [(classifier, True)], replace(base, strength=4.0))
+    removal, score = tune_strength(model, classifier, blond, 0.0, base, target=False)
+    removed = manipulate(model, blond, [(classifier, False)], replace(base, strength=removal))
+    assert score == pytest.approx(float((-classifier.logit(removed)).median())) and score >= 0.0
+
+
+def test_removing_an_attribute_uses_its_own_tuned_defaults(trained):
+    _, _, classifier = trained
+    tuned = replace(classifier, metadata={"defaults": {"strength": 0.5}, "remove_defaults": {"strength": 2.0}})
+    assert default_settings([(tuned, True)]).strength == 0.5
+    assert default_settings([(tuned, False)], strength=2.0).strength == 4.0
+    older = replace(classifier, metadata={"defaults": {"strength": 0.5}})  # tuned before removal had its own
+    assert default_settings([(older, False)]).strength == 0.5
 
 
 def test_a_new_attribute_is_tuned_on_pool_latents_it_scores_as_lacking_it(trained):
     model, latents, classifier = trained
-    positives = latents[:4] + 3 * classifier.edit_direction.reshape(latents.shape[1:])  # score like blond faces
+    direction = classifier.edit_direction.reshape(latents.shape[1:])
+    gain = float(classifier.weight @ classifier.edit_direction)  # logit per unit step along the direction
+    steps = (2.0 - classifier.logit(latents[:4])) / gain
+    positives = latents[:4] + steps[:, None, None, None] * direction  # logit 2: they score like blond faces
     metadata = tune_on_pool(model, classifier, positives, latents, count=6)
     assert metadata["tuning"]["images"] == 6 and metadata["defaults"]["strength"] in STRENGTH_GRID
+    # the latents are all non-blond: none scores on the attribute's side, so removal keeps the defaults untuned
+    assert metadata["tuning"]["remove_images"] == 0 and metadata["tuning"]["removed_median_score"] is None
+    both = tune_on_pool(model, classifier, positives, torch.cat([latents, positives]), count=6)
+    assert both["tuning"]["remove_images"] == 4 and both["remove_defaults"]["strength"] in STRENGTH_GRID
     assert metadata["tuning"]["positive_median_logit"] == pytest.approx(float(classifier.logit(positives).median()),
                                                                         abs=1e-3)
     assert tune_on_pool(model, classifier, positives, latents, mode="fast")["tuning"]["images"] == 0

@@ -171,6 +171,7 @@ def test_the_faces_found_are_outlined_and_summed_up(page, redis):
 
 
 TUNED = {"positives": 6, "negatives": 6, "cv_accuracy": 0.75, "defaults": {"strength": 1.6},
+         "remove_defaults": {"strength": 2.0},
          "examples": {"aligned": 9, "center_fallback": 2, "refused": 1}}
 
 
@@ -183,7 +184,7 @@ def test_attributes_show_their_examples_framing_and_tuned_strength(page, redis):
         page.wait_for_selector('#attribute-table tr[data-name="tuned_ui"]')
         cells = page.eval_on_selector('#attribute-table tr[data-name="tuned_ui"]',
                                       "row => [...row.children].map(cell => cell.textContent)")
-        assert "9 aligned · 2 fell back · 1 refused" in cells[3] and cells[6] == "1.60"
+        assert "9 aligned · 2 fell back · 1 refused" in cells[3] and cells[6] == "+1.60 / −2.00"
         assert "2 had no face found" in cells[0]
     finally:
         attributes.delete(redis, "tuned_ui")

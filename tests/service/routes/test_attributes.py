@@ -40,6 +40,7 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     # tuned at definition by the built-ins' rule, on pool latents the classifier scores as lacking it
     assert info["tuning"]["images"] > 0 and info["tuning"]["positive_median_logit"] > 0
     assert record["strength"] == info["defaults"]["strength"] > 0
+    assert record["remove_strength"] == info["remove_defaults"]["strength"] > 0
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
