@@ -148,8 +148,8 @@ def ship(
     update_card(
         staging,
         conditions={
-            name: {mode: values for mode, values in result.items() if mode in ("paper", "fast", "no_correction")}
-            for name, result in conditions["edit"].items()
+            name: {direction: result[direction]["paper"] for direction in ("add", "remove")}
+            for name, result in (conditions["edit"] | conditions["user_attributes"]).items()
         }
         | {"generation": conditions["generation"]},
     )
