@@ -3,7 +3,8 @@
 Serves CHECKPOINT (default checkpoints/celeba64) with `make run`'s launcher and a Redis of its own, posts every
 photo in PHOTOS (default ../shared/data/photos) to POST /manipulate with the default crop (every face found,
 aligned by its landmarks) for each edit in EDITS, and writes docs/figures/photo_<name>.png: the photo, each edit,
-and where each edit changed the photo (black = byte-identical). Prints the faces each job reports.
+and where each edit changed the photo (black = byte-identical), zoomed on the faces found (all of them, with a
+margin). Prints the faces each job reports.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pipelines.service_attributes import local_service  # importable once the pa
 EDITS = (("blond",), ("smiling",), ("-smiling",), ("eyeglasses",))
 PANEL_HEIGHT = 256  # pixels of each panel in the figure
 CHANGE_GAIN = 4  # the change map shows |edit - photo| times this
+MARGIN = 0.8  # the zoom shows the faces' boxes widened by this share of their size on each side
 
 
 def edit(client: httpx.Client, photo: bytes, attributes: tuple[str, ...]) -> tuple[np.ndarray, dict]:
@@ -40,6 +42,19 @@ def panel(image: np.ndarray, caption: str) -> Image.Image:
     return picture
 
 
+def zoom(faces: list[dict], height: int, width: int) -> tuple[slice, slice]:
+    """Rows and columns around every face's box, widened by MARGIN (the whole photo when none was found)."""
+    if not faces:
+        return slice(0, height), slice(0, width)
+    left = min(face["box"][0] for face in faces)
+    top = min(face["box"][1] for face in faces)
+    right = max(face["box"][0] + face["box"][2] for face in faces)
+    bottom = max(face["box"][1] + face["box"][3] for face in faces)
+    pad_x, pad_y = MARGIN * (right - left), MARGIN * (bottom - top)
+    return (slice(max(0, round(top - pad_y)), min(height, round(bottom + pad_y))),
+            slice(max(0, round(left - pad_x)), min(width, round(right + pad_x))))
+
+
 def figure(panels: list[Image.Image], columns: int) -> Image.Image:
     width = max(picture.width for picture in panels)
     rows = -(-len(panels) // columns)
@@ -55,7 +70,7 @@ def main(checkpoint: str = "checkpoints/celeba64", photos: str = str(ROOT.parent
     with local_service(checkpoint) as (url, _), httpx.Client(base_url=url, timeout=120, trust_env=False) as client:
         for path in sorted(Path(photos).glob("*.jpg")):
             original = np.asarray(Image.open(path).convert("RGB"))
-            edits, changes = [panel(original, "photo")], [panel(np.zeros_like(original), "where it changed")]
+            results = []
             for attributes in EDITS:
                 result, job = edit(client, path.read_bytes(), attributes)
                 label = " ".join(attributes)
@@ -64,9 +79,13 @@ def main(checkpoint: str = "checkpoints/celeba64", photos: str = str(ROOT.parent
                 print(f"{path.name} {label}: {len(faces)} faces, {len(distances)} changed, identity distances "
                       f"{[round(d, 2) for d in distances if d is not None]}; pixels changed: "
                       f"{float((result != original).any(axis=2).mean()):.1%}")
+                results.append((label, result, faces))
+            rows, columns = zoom(results[0][2], *original.shape[:2])
+            edits, changes = [panel(original[rows, columns], "photo")], [panel(0 * original[rows, columns], "")]
+            for label, result, _ in results:
                 change = np.clip(np.abs(result.astype(int) - original.astype(int)) * CHANGE_GAIN, 0, 255)
-                edits.append(panel(result, label))
-                changes.append(panel(change.astype(np.uint8), f"{label}: |change| x{CHANGE_GAIN}"))
+                edits.append(panel(result[rows, columns], label))
+                changes.append(panel(change.astype(np.uint8)[rows, columns], f"{label}: |change| x{CHANGE_GAIN}"))
             figure(edits + changes, len(edits)).save(output / f"photo_{path.stem}.png", optimize=True)
             print("wrote", output / f"photo_{path.stem}.png")
 
