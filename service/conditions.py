@@ -24,12 +24,18 @@ def _parsed(values: list[str]) -> dict[str, bool]:
     return targets
 
 
-def _check_ready(redis: Redis, name: str) -> None:
-    """404 for an unknown attribute, 409 for one still training or failed."""
+def known_record(redis: Redis, name: str) -> dict:
+    """The attribute's record; 404 naming the known attributes when there is none."""
     record = attributes.get(redis, name)
     if record is None:
         known = ", ".join(attributes.names(redis)) or "none yet (no worker has started)"
         raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
+    return record
+
+
+def _check_ready(redis: Redis, name: str) -> None:
+    """404 for an unknown attribute, 409 for one still training or failed."""
+    record = known_record(redis, name)
     if record["status"] == attributes.TRAINING:
         raise HTTPException(409, f"attribute {name!r} is still training (version {record.get('version')}); "
                                  f"retry when GET /attributes/{name} says ready")

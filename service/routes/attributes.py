@@ -11,6 +11,7 @@ from contract.attributes import NAME_PATTERN
 from contract.errors import NoSuchJob
 from contract.payloads import AttributePayload, Crop
 from service import errors, examples
+from service.conditions import known_record
 from service.deps import ApiKeyDep, RedisDep, SettingsDep
 from service.schemas import AttributeAccepted, AttributeList, AttributeView
 
@@ -34,11 +35,7 @@ def _settled(redis: Redis, record: dict) -> dict:
 
 
 def _record(redis: Redis, name: str) -> dict:
-    record = attributes.get(redis, name)
-    if record is None:
-        known = ", ".join(attributes.names(redis)) or "none"
-        raise HTTPException(404, f"unknown attribute {name!r}; known attributes: {known}")
-    return _settled(redis, record)
+    return _settled(redis, known_record(redis, name))
 
 
 @router.get("/attributes", responses=errors.responses())
