@@ -46,7 +46,6 @@ MODES = ("paper", "fast", "no_correction")
 DIRECTIONS = {"add": True, "remove": False}
 CURVE = (0.5, 1.0, 2.0)  # strength multipliers on the tuned defaults
 USER_ATTRIBUTES = ("Wavy_Hair", "Mustache", "Rosy_Cheeks")  # CelebA labels that are not built-ins
-SKIN_ATTRIBUTES = ("Rosy_Cheeks",)  # defined with keep_skin=false, as the UI advises for attributes about skin
 IDENTITY_UPSCALE = 4  # dlib's detector and embedding want faces larger than 64 px
 
 
@@ -164,12 +163,10 @@ def user_attributes(model, oracle, names, test, args, judge, grids) -> dict:
                                     ids=set(positive_ids + negative_ids))
             photos = examples.images.permute(0, 2, 3, 1).numpy()  # N x H x W x 3 uint8, as files hold them
             pixels = {image_id: png(image) for image_id, image in zip(examples.ids, photos)}
-            record = define(url, column.lower(), [pixels[i] for i in positive_ids], [pixels[i] for i in negative_ids],
-                            keep_skin=column not in SKIN_ATTRIBUTES)
+            record = define(url, column.lower(), [pixels[i] for i in positive_ids], [pixels[i] for i in negative_ids])
             classifier = fitted_classifier(redis_url, column.lower())
             report[column] = {
-                "definition": {key: record["metadata"].get(key)
-                               for key in ("cv_accuracy", "examples", "tuning", "edit_metric")}
+                "definition": {key: record["metadata"].get(key) for key in ("cv_accuracy", "examples", "tuning")}
                 | {"define_to_ready_seconds": record["define_to_ready_seconds"]},
                 **evaluate_attribute(model, oracle, names, test, classifier, column, args, judge, grids),
             }

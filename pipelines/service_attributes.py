@@ -86,15 +86,14 @@ def png(image: np.ndarray) -> bytes:
 
 
 def define(url: str, name: str, positive: list[bytes], negative: list[bytes], mirror: bool = True,
-           poll_seconds: float = 0.1, keep_skin: bool = True) -> dict:
+           poll_seconds: float = 0.1) -> dict:
     """POST /attributes with the examples and wait for the fit; returns GET /attributes/{name} once ready, with
     `define_to_ready_seconds` (POST sent to ready seen) added."""
     files = [("positive", (f"p{i}.png", data, "image/png")) for i, data in enumerate(positive)]
     files += [("negative", (f"n{i}.png", data, "image/png")) for i, data in enumerate(negative)]
     with httpx.Client(base_url=url, timeout=120, trust_env=False) as client:
         started = time.perf_counter()
-        answer = client.post("/attributes", data={"name": name, "mirror": str(mirror).lower(),
-                                                    "keep_skin": str(keep_skin).lower()}, files=files)
+        answer = client.post("/attributes", data={"name": name, "mirror": str(mirror).lower()}, files=files)
         if answer.status_code != 202:
             raise ServiceError(f"POST /attributes {name}: {answer.status_code} {answer.text}")
         while time.perf_counter() - started < FIT_SECONDS:
