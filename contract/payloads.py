@@ -68,11 +68,6 @@ class AttributePayload(JobPayload):
     negative: list[str]  # empty: a positive-unlabeled classifier
     crop: Crop = "face"
     mirror: bool = False
-    keep_skin: bool = True  # edit directions hold the decoded skin colour; off for attributes about skin colour
-
-    def arguments(self) -> dict:
-        # the default is left out, so workers from before `keep_skin` (extra="forbid") still take the job
-        return self.model_dump(mode="json", exclude={"keep_skin"} if self.keep_skin else None)
 
     def upload_keys(self) -> list[str]:
         return [*self.positive, *self.negative]

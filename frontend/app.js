@@ -397,7 +397,6 @@ $("define-run").addEventListener("click", async () => {
   form.append("name", name);
   form.append("crop", $("define-crop").value);
   form.append("mirror", $("define-mirror").checked ? "true" : "false");
-  form.append("keep_skin", $("define-keep-skin").checked ? "true" : "false");
   for (const file of examples.positive) form.append("positive", file);
   for (const file of examples.negative) form.append("negative", file);
   const button = $("define-run");

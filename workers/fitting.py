@@ -69,18 +69,17 @@ def encode_examples(env: Runtime, upload_keys: list[str], crop: str,
 def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeClassifier, dict[str, int]]:
     """The fitted classifier and how its examples were framed: {"aligned", "center_fallback", "refused"}."""
     mirror = payload.mirror and bool(payload.negative)  # binary attributes only
-    held = env.skin_readout if payload.keep_skin else None
     positives, positive_mirrors, counts = encode_examples(env, payload.positive, payload.crop, mirror)
     try:
         if not payload.negative:
             classifier = fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance(),
-                                held=held)
+                                held=env.skin_readout)
         else:
             negatives, negative_mirrors, negative_counts = encode_examples(env, payload.negative, payload.crop, mirror)
             counts += negative_counts
             classifier = fit_binary(payload.name, positives, negatives, covariance=env.latent_covariance(),
                                     mirrors=(positive_mirrors, negative_mirrors) if mirror else None,
-                                    held=held)
+                                    held=env.skin_readout)
     except AttributeDefinitionError as error:
         if not counts[REFUSED]:
             raise

@@ -16,8 +16,6 @@ from service.deps import ApiKeyDep, RedisDep, SettingsDep
 from service.schemas import AttributeAccepted, AttributeList, AttributeView
 
 router = APIRouter(tags=["attributes"])
-KEEP_SKIN = ("edits keep the face's skin colour (default); false for an attribute that is about skin colour, "
-             "such as rosy cheeks or pale skin")
 MIRROR = ("binary attributes: also train on the examples' left-right mirror images "
           "(a better classifier; encoding takes about twice as long)")
 
@@ -85,7 +83,6 @@ def define_attribute(
                             File(alias="examples", description="zip of images + labels.csv (file,label)")] = None,
     crop: Annotated[Crop, Form()] = "face",
     mirror: Annotated[bool, Form(description=MIRROR)] = False,
-    keep_skin: Annotated[bool, Form(description=KEEP_SKIN)] = True,
 ) -> AttributeAccepted:
     if not NAME_PATTERN.fullmatch(name):
         raise HTTPException(422, f"attribute name {name!r} must match {NAME_PATTERN.pattern}")
@@ -96,7 +93,7 @@ def define_attribute(
     given.check(settings)
     job_id = jobs.new_job_id()
     payload = AttributePayload(
-        name=name, crop=crop, mirror=mirror, keep_skin=keep_skin,
+        name=name, crop=crop, mirror=mirror,
         positive=[jobs.store_upload(redis, data, settings) for data in given.positive],
         negative=[jobs.store_upload(redis, data, settings) for data in given.negative],
     )

@@ -31,10 +31,6 @@ def test_conditions_travel_as_name_target_pairs_and_come_back_typed():
 def test_arguments_queued_before_the_contract_still_validate():
     queued = {"upload": "d2c:upload:2", "conditions": [["smiling", True]], "strength": 1.5, "seed": 3, "crop": "none"}
     assert ManipulatePayload.model_validate(queued).arguments() == queued
-    fitting = {"name": "freckles", "positive": ["p"], "negative": ["n"], "crop": "face", "mirror": False}
-    assert AttributePayload.model_validate(fitting).arguments() == fitting  # keep_skin left out at its default
-    no_hold = AttributePayload(**fitting, keep_skin=False)
-    assert AttributePayload.model_validate(no_hold.arguments()).keep_skin is False
 
 
 @pytest.mark.parametrize("payload, uploads", [

@@ -54,13 +54,6 @@ def test_mirror_images_train_when_asked(client, redis):
     assert define(client, "mirrored", mirror="maybe").status_code == 422
 
 
-def test_skin_colour_is_held_unless_the_attribute_is_about_it(client, redis):
-    assert define(client, "rosy", keep_skin="false").status_code == 202
-    assert wait_ready(client, "rosy")["status"] == "ready"
-    assert json.loads(attributes.read_weights(redis, "rosy")[2])["edit_metric"] == "covariance"
-    assert define(client, "rosy", keep_skin="sometimes").status_code == 422
-
-
 def test_without_negatives_a_pu_classifier_is_trained(client):
     response = client.post("/attributes", data={"name": "pu_only", "crop": "center"}, files=files("positive", 6))
     assert response.status_code == 202, response.text
