@@ -5,8 +5,6 @@ enlarged 4x. The face is cut out by its five landmarks (dlib's 150-px face chip)
 """
 from __future__ import annotations
 
-import functools
-
 import dlib
 import numpy as np
 
@@ -53,19 +51,3 @@ def face_chip(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
 def distance(first: np.ndarray, second: np.ndarray) -> float:
     """Euclidean distance between two embeddings: under SAME_PERSON means the same person."""
     return float(np.linalg.norm(np.asarray(first) - np.asarray(second)))
-
-
-@functools.cache
-def default_embedder() -> FaceEmbedder:
-    """One embedder per process, loaded on first use."""
-    return FaceEmbedder()
-
-
-def embedding(image: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray | None:
-    """`FaceEmbedder.embedding` with the process's embedder (loaded on first use)."""
-    return default_embedder().embedding(image, landmarks)
-
-
-def identity_distance(before: np.ndarray, after: np.ndarray, face: Face) -> float:
-    """`FaceEmbedder.identity_distance` with the process's embedder (loaded on first use)."""
-    return default_embedder().identity_distance(before, after, face)
