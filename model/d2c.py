@@ -48,20 +48,20 @@ class D2C(nn.Module):
         """Posterior means z^(1) = E[q(z|x)] for images in [0, 1]."""
         self._check_images(images)
         mean, _ = self.encoder(images.to(self.device, torch.float32))
-        return mean
+        return mean.contiguous()  # a channels_last model's outputs are laid out channels_last
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Decoder means for latents z^(1), as images in [0, 1]."""
         self._check_latents(latents)
-        return self.decoder(latents.to(self.device, torch.float32))
+        return self.decoder(latents.to(self.device, torch.float32)).contiguous()
 
     @torch.no_grad()
     def sample(self, count: int, steps: int = 50, generator: torch.Generator | None = None) -> torch.Tensor:
         """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3)."""
         noise = torch.randn((count, *self.config.latent_shape), generator=generator, device=self.device)
         # clean latents have unit RMS (the encoder normalises them), so DDIM's clean estimates are projected there
-        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps), normalize_latent)
+        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps), normalize_latent).contiguous()
 
 
 @torch.no_grad()
