@@ -91,15 +91,17 @@ def _mean(values: list[torch.Tensor]) -> float:
 def evaluate_edits(
     model, oracle, names: list[str], test: FaceDataset, classifier: AttributeClassifier, column: str, target: bool,
     count: int, batch: int, seed: int, judge: IdentityJudge | None, modes=("paper",), grids: Path | None = None,
+    curve: bool = True,
 ) -> dict:
-    """One row: up to `count` test faces whose label is not `target`, edited towards it."""
+    """One row: up to `count` test faces whose label is not `target`, edited towards it (and, with `curve`, at the
+    other CURVE multipliers of the tuned strength)."""
     generator = torch.Generator().manual_seed(seed)
     candidates = torch.nonzero(test.attribute(column) == int(not target)).flatten()
     chosen = candidates[torch.randperm(len(candidates), generator=generator)[:count]]
     index = names.index(column)
     others = [i for i in range(len(names)) if i != index]
     conditions = [(classifier, target)]
-    runs = [(mode, 1.0) for mode in modes] + [("paper", m) for m in CURVE if m != 1.0]
+    runs = [(mode, 1.0) for mode in modes] + [("paper", m) for m in CURVE if m != 1.0 and curve]
     totals = {run: {} for run in runs}
     preview = {}
     for start in range(0, len(chosen), batch):
@@ -219,8 +221,11 @@ def main() -> None:
     parser.add_argument("--no-identity", action="store_true", help="skip dlib's same-person judgement")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     grids = Path(args.grids) if args.grids else None
     if grids:
         grids.mkdir(parents=True, exist_ok=True)
