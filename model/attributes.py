@@ -5,9 +5,8 @@ used by manipulation, is a fixed direction scaled by how unsure the classifier i
 covariance Sigma (from the unlabeled pool), a classifier also carries the edit direction Sigma w.
 
 - binary: L2-regularised logistic regression from positives and negatives, strength picked by 5-fold CV.
-- pu: positive-unlabeled learning. Elkan and Noto (2008) estimate the class prior of the unlabeled pool from a
-  classifier g(z) = p(labeled | z) and k = E[g | positive]; a logistic r(c|z) is then fitted by minimising the
-  unbiased PU risk (du Plessis et al. 2015), convex for the logistic loss: -pi E_P[f] + E_U[log(1 + e^f)].
+- pu: positive-unlabeled learning. Elkan and Noto (2008): a classifier g(z) = p(labeled | z) and k = E[g | positive]
+  say how likely each unlabeled latent is to be positive; r(c|z) is a logistic regression with those weights.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE, SKIN_READOUT_FILE
 
 NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
+PU_L2 = 1.0  # PU r(c|z): CV cannot pick it (its soft labels come from g); measured on blond, smiling, eyeglasses
+LABELING_L2 = 1e-2  # PU: L2 of g = p(labeled | z); on blond, 1e-2 put the pool's blond share at 0.16 (CelebA: 0.15)
 COVARIANCE_SHRINKAGE = 0.1  # weight of the isotropic part in the pool's latent covariance (Ledoit-Wolf style shrinkage)
 # the two cheeks in the training framing, as fractions of the frame: skin in nearly every face, under no hair,
 # glasses or mouth; their colour is what edits should keep
@@ -316,36 +317,26 @@ def fit_binary(
     return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
 
 
-def _pu_logistic(positive: torch.Tensor, unlabeled: torch.Tensor, prior: float, l2: float):
-    """Linear f minimising the unbiased PU logistic risk -pi E_P[f] + E_U[softplus(f)] + l2/2 |w|^2."""
-    weight = torch.zeros(positive.shape[1], requires_grad=True)
-    bias = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        risk = -prior * (positive @ weight + bias).mean() + F.softplus(unlabeled @ weight + bias).mean()
-        loss = risk + 0.5 * l2 * weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return weight.detach(), float(bias.detach())
-
-
 def fit_pu(
     name: str,
     positive_latents: torch.Tensor,
     unlabeled_latents: torch.Tensor,
-    l2: float = 1e-2,
+    l2: float = PU_L2,
     seed: int = 0,
     covariance: torch.Tensor | None = None,
     held: torch.Tensor | None = None,
 ) -> AttributeClassifier:
-    """PU classifier from positives and an unlabeled pool: Elkan-Noto class prior, then the unbiased PU risk.
+    """PU classifier from positives and an unlabeled pool, by Elkan and Noto's (2008) weighting.
 
-    The pool is a sample of the model's latents, so its covariance sets the edit direction Sigma w; pass
-    `covariance` when it is already computed (latent_covariance of this pool).
+    1. g(z) = p(labeled | z): logistic regression of the positives against the pool;
+    2. k = E[g | positive], on held-out positives, so g's confidence on its own training positives does not bias it;
+    3. each pool latent is a positive with probability w = (1 - k) / k * g / (1 - g) (their Eq. 3, clipped to 1):
+       r(c|z) is a logistic regression of the positives (weight 1) and the pool, each pool latent counted once as a
+       positive with weight w and once as a negative with weight 1 - w, classes balanced.
+    Unlike the unbiased PU risk (du Plessis et al. 2015), whose linear term on the positives rewards ever larger
+    scores (blond's positives reached a median logit of 74, beyond any edit), this stays a calibrated logistic
+    model like the binary one. The pool is a sample of the model's latents, so its covariance sets the edit
+    direction Sigma w; pass `covariance` when it is already computed (latent_covariance of this pool).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
@@ -354,24 +345,25 @@ def fit_pu(
         raise AttributeDefinitionError("positive latents do not match the unlabeled pool's latent shape")
     positive = positive_latents.flatten(1).float().cpu()
     unlabeled = unlabeled_latents.flatten(1).float().cpu()
-    # k from held-out positives, so g's overconfidence on its own training positives does not bias it;
-    # the five fold models and the full model are fitted together
-    folds = _folds(len(positive), 5, torch.Generator().manual_seed(seed))
+    positive_folds = _folds(len(positive), 5, torch.Generator().manual_seed(seed))
+    # 1-2. the five fold models of g and the full one are fitted together
     features = torch.cat([positive, unlabeled])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(unlabeled))])
-    masks = torch.ones(len(folds) + 1, len(labels))
-    for row, held_out in enumerate(folds):
+    masks = torch.ones(len(positive_folds) + 1, len(labels))
+    for row, held_out in enumerate(positive_folds):
         masks[row, held_out] = 0
-    weights, biases = _logistic_many(features, labels, masks, torch.full((len(masks),), l2), balanced=False)
+    weights, biases = _logistic_many(features, labels, masks, torch.full((len(masks),), LABELING_L2), balanced=False)
     held_scores = torch.cat(
-        [torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(folds)]
+        [torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(positive_folds)]
     )
     k = float(held_scores.mean().clamp(1e-4, 1 - 1e-4))
-    weight, bias = weights[-1], float(biases[-1])
-    # Elkan-Noto: an unlabeled z is positive with probability (1 - k) / k * g / (1 - g)
-    odds = (unlabeled @ weight + bias + math.log((1 - k) / k)).exp()
-    prior = float(odds.clamp(max=1.0).mean().clamp(0.01, 0.99))
-    weight, bias = _pu_logistic(positive, unlabeled, prior, l2)
+    # 3. (1 - k) / k * g / (1 - g) = exp(logit g + log((1 - k) / k))
+    positive_share = (unlabeled @ weights[-1] + biases[-1] + math.log((1 - k) / k)).exp().clamp(max=1.0)
+    rows = torch.cat([positive, unlabeled, unlabeled])
+    row_labels = torch.cat([torch.ones(len(positive) + len(unlabeled)), torch.zeros(len(unlabeled))])
+    row_weights = torch.cat([torch.ones(len(positive)), positive_share, 1 - positive_share])
+    weight, bias = _logistic_many(rows, row_labels, row_weights[None], torch.tensor([l2]), balanced=True)
+    weight, bias = weight[0], float(bias[0])
     recall = float(((positive @ weight + bias) > 0).float().mean())
     direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance, held)
     metadata = {
@@ -379,7 +371,7 @@ def fit_pu(
         "negatives": 0,
         "unlabeled": len(unlabeled),
         "label_frequency": round(k, 4),
-        "class_prior": round(prior, 4),
+        "class_prior": round(float(positive_share.mean()), 4),
         "positive_recall": round(recall, 4),
         "cv_accuracy": None,
         "l2": l2,

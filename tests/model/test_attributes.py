@@ -45,8 +45,19 @@ def test_pu_recovers_a_known_class_prior(prior):
     classifier = fit_pu("toy_pu", toy_latents(100, 4.0, 12), pool)
     assert classifier.kind == "pu"
     assert abs(classifier.metadata["class_prior"] - prior) < 0.08
-    assert classifier.probability(toy_latents(100, 4.0, 13)).mean() > 0.8
-    assert classifier.probability(toy_latents(100, -4.0, 14)).mean() < 0.2
+    assert (classifier.probability(toy_latents(100, 4.0, 13)) > 0.5).float().mean() > 0.95
+    assert (classifier.probability(toy_latents(100, -4.0, 14)) > 0.5).float().mean() < 0.05
+
+
+def test_pu_scores_stay_on_the_scale_of_a_binary_classifier():
+    # a score that keeps growing on the positives sets an edit target no edit reaches (the unbiased PU risk put
+    # this toy's positives at a median logit of 14, a binary fit on the same classes at 1.9)
+    pool = torch.cat([toy_latents(600, 4.0, 10), toy_latents(1400, -4.0, 11)])
+    pu = fit_pu("toy_pu", toy_latents(100, 4.0, 12), pool)
+    binary = fit_binary("toy", toy_latents(100, 4.0, 12), toy_latents(100, -4.0, 13))
+    fresh = toy_latents(500, 4.0, 14)
+    assert float(pu.logit(fresh).median()) < 2 * float(binary.logit(fresh).median())
+    assert (pu.logit(fresh) > 0).float().mean() > 0.95  # still a classifier: calibrated, not timid
 
 
 def test_serialization_round_trip(tmp_path):
