@@ -14,7 +14,8 @@ attributes between the source and the edit; same_person = dlib's 128-D embedding
 (64-px faces upscaled 4x, landmarks found on the source) lie under 0.6 apart, its usual threshold, over the
 faces dlib finds; psnr_db = edit vs source. `curve` repeats success and preservation at other strengths.
 Three CelebA attributes that are not built-ins are defined the way users do, through POST /attributes to a
-`make run` stack started here, from 50 + 50 train images, and evaluated the same way.
+`make run` stack started here, from 50 + 50 train images, and one from 100 positives only (PU), and evaluated
+the same way.
 Generation: Algorithm 1 by rejection sampling; the oracle's positive rate against the train-split base rate
 and against unconditional prior samples ("naive", paper Table 5).
 """
@@ -46,6 +47,7 @@ MODES = ("paper", "fast", "no_correction")
 DIRECTIONS = {"add": True, "remove": False}
 CURVE = (0.5, 1.0, 2.0)  # strength multipliers on the tuned defaults
 USER_ATTRIBUTES = ("Wavy_Hair", "Mustache", "Rosy_Cheeks")  # CelebA labels that are not built-ins
+POSITIVES_ONLY = ("Wavy_Hair",)  # also defined from 100 positives and no negatives (PU)
 IDENTITY_UPSCALE = 4  # dlib's detector and embedding want faces larger than 64 px
 
 
@@ -155,24 +157,30 @@ def evaluate_attribute(model, oracle, names, test, classifier, column, args, jud
 
 
 def user_attributes(model, oracle, names, test, args, judge, grids) -> dict:
-    """The USER_ATTRIBUTES defined through POST /attributes from 50 + 50 train images each, then evaluated."""
+    """The USER_ATTRIBUTES defined through POST /attributes from 50 + 50 train images each, and the
+    POSITIVES_ONLY ones from 100 positives (a PU attribute, reported as "<label> (positives only)"), evaluated."""
     train = load_dataset(args.data, split="train", resolution=model.config.resolution, labels_only=True)
+    definitions = [(column, 50) for column in args.user_attributes] + [(column, 0) for column in args.positives_only]
     report = {}
     with local_service(args.checkpoint) as (url, redis_url):
-        for column in args.user_attributes:
-            positive_ids, negative_ids = select_examples(train, column, positives=50, negatives=50, seed=args.seed)
+        for column, negatives in definitions:
+            positive_ids, negative_ids = select_examples(
+                train, column, positives=100 - negatives, negatives=negatives, seed=args.seed
+            )
             examples = load_dataset(args.data, split="train", resolution=model.config.resolution,
                                     ids=set(positive_ids + negative_ids))
             photos = examples.images.permute(0, 2, 3, 1).numpy()  # N x H x W x 3 uint8, as files hold them
             pixels = {image_id: png(image) for image_id, image in zip(examples.ids, photos)}
-            record = define(url, column.lower(), [pixels[i] for i in positive_ids], [pixels[i] for i in negative_ids])
-            classifier = fitted_classifier(redis_url, column.lower())
-            report[column] = {
+            name = column.lower() if negatives else f"{column.lower()}_pu"
+            record = define(url, name, [pixels[i] for i in positive_ids], [pixels[i] for i in negative_ids])
+            classifier = fitted_classifier(redis_url, name)
+            label = column if negatives else f"{column} (positives only)"
+            report[label] = {
                 "definition": {key: record["metadata"].get(key) for key in ("cv_accuracy", "examples", "tuning")}
                 | {"define_to_ready_seconds": record["define_to_ready_seconds"]},
                 **evaluate_attribute(model, oracle, names, test, classifier, column, args, judge, grids),
             }
-            print(column, json.dumps(report[column]), flush=True)
+            print(label, json.dumps(report[label]), flush=True)
     return report
 
 
@@ -217,6 +225,8 @@ def main() -> None:
     parser.add_argument("--attributes", nargs="*", help="edit only these built-ins")
     parser.add_argument("--user-attributes", nargs="*", default=list(USER_ATTRIBUTES),
                         help="CelebA labels to define through POST /attributes and evaluate (none: skip)")
+    parser.add_argument("--positives-only", nargs="*", default=list(POSITIVES_ONLY),
+                        help="CelebA labels to define from 100 positives only (PU) and evaluate (none: skip)")
     parser.add_argument("--modes", nargs="+", default=["paper"], choices=MODES)
     parser.add_argument("--no-identity", action="store_true", help="skip dlib's same-person judgement")
     parser.add_argument("--batch", type=int, default=100)
@@ -241,7 +251,7 @@ def main() -> None:
         report["edit"][name] = evaluate_attribute(model, oracle, names, test, classifier, BUILTINS[name], args,
                                                   judge, grids)
         print(name, json.dumps(report["edit"][name]), flush=True)
-    if args.user_attributes:
+    if args.user_attributes or args.positives_only:
         report["user_attributes"] = user_attributes(model, oracle, names, test, args, judge, grids)
     if args.generate:
         naive_latents = model.sample(args.generate, steps=50, generator=torch.Generator().manual_seed(args.seed))

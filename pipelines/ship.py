@@ -72,7 +72,10 @@ def edit_figures(checkpoint: Path, data: Path, oracle: Path) -> dict:
     built-ins with generation, and the attributes defined through POST /attributes; one report."""
     common = ["--checkpoint", str(checkpoint), "--data", str(data), "--oracle", str(oracle),
               "--grids", str(checkpoint / "figures"), "--threads", "1"]
-    parts = {"builtins": ["--user-attributes"], "user_attributes": ["--attributes", "--generate", "0"]}
+    parts = {
+        "builtins": ["--user-attributes", "--positives-only"],
+        "user_attributes": ["--attributes", "--generate", "0"],
+    }
     running = {}
     for part, selection in parts.items():
         report = checkpoint / f".eval_conditions.{part}.json"
