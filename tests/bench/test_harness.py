@@ -22,6 +22,7 @@ TARGETS = {
     "4": ">= 0.8x",
     "5": "<= 1.3x",
     "6": "<= 2 s",
+    "6c": "none set",
     "9": "none set",
 }
 NEED_REAL_DATA = {"7", "8a", "8b", "8c", "8d"}
