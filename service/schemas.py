@@ -126,13 +126,20 @@ def describe(kind: str | None, metadata: dict) -> str:
     mirrored = ", and their mirror images" if metadata.get("mirrored") else ""
     if kind == "pu":
         defined = (f"{label}defined from positive examples only ({metadata.get('positives', '?')} faces that have "
-                   f"it, against {metadata.get('unlabeled', '?')} unlabeled faces){mirrored}")
+                   f"it, against {metadata.get('unlabeled', '?')} unlabeled faces){mirrored}{share(metadata)}")
     elif kind == "binary":
         defined = (f"{label}defined from {metadata.get('positives', '?')} faces that have it and "
                    f"{metadata.get('negatives', '?')} that do not{mirrored}")
     else:
         return "not defined yet: its examples are being fitted, or the fit failed"
     return defined + unaligned(metadata)
+
+
+def share(metadata: dict) -> str:
+    """How common a PU attribute's positives look among the unlabeled faces: a share near 100% means the examples
+    do not stand out from faces in general, so the attribute will edit little."""
+    prior = metadata.get("class_prior")
+    return "" if prior is None else f"; about {round(100 * prior)}% of the unlabeled faces look like them"
 
 
 def unaligned(metadata: dict) -> str:

@@ -40,6 +40,12 @@ def test_an_older_record_counted_only_its_centre_fallbacks():
                                 "faces); 15 had no face found and were framed by the centre square")
 
 
+def test_a_positives_only_attribute_says_how_common_its_examples_look():
+    view = AttributeView.of(record({"positives": 100, "unlabeled": 3000, "class_prior": 0.1607}, kind="pu"))
+    assert view.description == ("defined from positive examples only (100 faces that have it, against 3000 "
+                                "unlabeled faces); about 16% of the unlabeled faces look like them")
+
+
 def test_an_older_record_with_neither_and_a_training_one():
     older = AttributeView.of(record({"positives": 6, "negatives": 6}))
     assert older.examples is None and older.strength is None
