@@ -331,7 +331,7 @@ def fit_pu(
 
     1. g(z) = p(labeled | z): logistic regression of the positives against the pool;
     2. k = E[g | positive], on held-out positives, so g's confidence on its own training positives does not bias it;
-    3. each pool latent is a positive with probability w = (1 - k) / k * g / (1 - g) (their Eq. 3, clipped to 1):
+    3. each pool latent is a positive with probability w = (1 - k) / k * g / (1 - g) (clipped to 1):
        r(c|z) is a logistic regression of the positives (weight 1) and the pool, each pool latent counted once as a
        positive with weight w and once as a negative with weight 1 - w, classes balanced.
     Unlike the unbiased PU risk (du Plessis et al. 2015), whose linear term on the positives rewards ever larger
