@@ -53,7 +53,7 @@ def measure(bench) -> list[Row]:
         ),
         Row(
             "6c",
-            "define from positives only (PU, against the checkpoint's 3,000-latent pool)",
+            "define from positives only (PU, against the checkpoint's unlabeled pool)",
             f"{len(only_positive)} positive photos, POST to ready: {positives_only:.2f} s (median of {rounds})",
             positives_only,
             unit=" s",
