@@ -28,14 +28,20 @@ PROBE_ATTRIBUTES = ("Blond_Hair", "Male", "Wearing_Lipstick", "Smiling", "Eyegla
 def reconstruction_metrics(
     model: D2C, images_uint8: torch.Tensor, latents: torch.Tensor, batch_size: int = 128
 ) -> dict[str, float]:
-    """Mean per-image PSNR (dB) and squared error summed over pixels in [0, 1] (the paper's Table 2 MSE unit)."""
+    """Mean per-image PSNR (dB) with its standard error over the images, and squared error summed over pixels in
+    [0, 1] (the paper's Table 2 MSE unit)."""
     psnr, sse = [], []
     for start in range(0, len(images_uint8), batch_size):
         images = images_uint8[start : start + batch_size].float().to(model.device) / 255
         error = (model.decode(latents[start : start + batch_size]) - images).pow(2).flatten(1)
         sse.append(error.sum(dim=1))
         psnr.append(-10 * torch.log10(error.mean(dim=1).clamp(min=1e-10)))
-    return {"recon_psnr_db": float(torch.cat(psnr).mean()), "recon_mse_sum": float(torch.cat(sse).mean())}
+    psnr = torch.cat(psnr).double()
+    return {
+        "recon_psnr_db": float(psnr.mean()),
+        "recon_psnr_se": float(psnr.std() / len(psnr) ** 0.5) if len(psnr) > 1 else 0.0,
+        "recon_mse_sum": float(torch.cat(sse).mean()),
+    }
 
 
 def balanced_accuracy(predicted: torch.Tensor, truth: torch.Tensor) -> float:
@@ -48,35 +54,44 @@ def linear_probe(
     data: str | Path,
     test_latents: torch.Tensor,
     test_labels,
-    seed: int = 0,
+    draws: int = 5,
     attributes: tuple[str, ...] = PROBE_ATTRIBUTES,
     shots: int = 50,
-) -> dict[str, float]:
+) -> dict:
     """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents.
 
-    The classifier is fitted as the built-ins are: on the examples and their mirror images.
+    The classifier is fitted as the built-ins are: on the examples and their mirror images. Which 100 examples are
+    drawn moves the score more than a few epochs of training do, so the probe repeats over `draws` example sets
+    (seeds 0, 1, ...): "probe" is each attribute's mean over them, "probe_draws" each draw's mean over the
+    attributes. Two checkpoints measured with the same draws are compared draw by draw (`pipelines.ship`).
     """
     train_labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
-    scores = {}
-    for attribute in attributes:
-        positive_ids, negative_ids = select_examples(
-            train_labels, attribute, positives=shots, negatives=shots, seed=seed
-        )
-        examples = load_dataset(
-            data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids)
-        )
-        latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
-        labels = examples.attribute(attribute)
-        classifier = fit_binary(
-            attribute.lower(),
-            latents[labels == 1],
-            latents[labels == 0],
-            seed=seed,
-            mirrors=(mirrors[labels == 1], mirrors[labels == 0]),
-        )
-        predicted = (classifier.logit(test_latents) > 0).long().cpu()
-        scores[attribute] = round(balanced_accuracy(predicted, test_labels(attribute).long()), 4)
-    return scores
+    scores = {attribute: [] for attribute in attributes}
+    for seed in range(draws):
+        for attribute in attributes:
+            positive_ids, negative_ids = select_examples(
+                train_labels, attribute, positives=shots, negatives=shots, seed=seed
+            )
+            examples = load_dataset(
+                data, split="train", resolution=model.config.resolution, ids=set(positive_ids + negative_ids)
+            )
+            latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
+            labels = examples.attribute(attribute)
+            classifier = fit_binary(
+                attribute.lower(),
+                latents[labels == 1],
+                latents[labels == 0],
+                seed=seed,
+                mirrors=(mirrors[labels == 1], mirrors[labels == 0]),
+            )
+            predicted = (classifier.logit(test_latents) > 0).long().cpu()
+            scores[attribute].append(balanced_accuracy(predicted, test_labels(attribute).long()))
+    return {
+        "probe": {attribute: round(sum(values) / draws, 4) for attribute, values in scores.items()},
+        "probe_draws": [
+            round(sum(values[seed] for values in scores.values()) / len(attributes), 4) for seed in range(draws)
+        ],
+    }
 
 
 @torch.no_grad()
@@ -86,33 +101,40 @@ def generation_metrics(
     images_uint8: torch.Tensor,
     count: int = 2000,
     steps: int = 50,
-    seed: int = 0,
+    draws: int = 3,
     batch_size: int = 250,
 ) -> dict:
-    """Frechet distances in the oracle's penultimate features to `count` real images (set A), for `count` prior
-    samples (`generation_fd`), reconstructions of other real images (set B) and set B itself (the floor);
-    and how far the oracle's attribute rates on the samples are from its rates on set A."""
-    order = torch.randperm(len(images_uint8), generator=torch.Generator().manual_seed(seed))
+    """Frechet distances in the oracle's penultimate features to `count` real images (set A): for `count` prior
+    samples (`generation_fd`, the mean over `draws` noise draws, seeds 0, 1, ..., each in "generation_fd_draws"),
+    reconstructions of other real images (set B) and set B itself (the floor); and how far the oracle's attribute
+    rates on the first draw's samples are from its rates on set A. The real sets are the same for every draw (and
+    every checkpoint), so the draws measure the sampling noise alone."""
+    order = torch.randperm(len(images_uint8), generator=torch.Generator().manual_seed(0))
     count = min(count, len(images_uint8) // 2)
     real_a = images_uint8[order[:count]].float() / 255
     real_b = images_uint8[order[count : 2 * count]].float() / 255
-    generator = torch.Generator(device=model.device).manual_seed(seed)
-    samples = torch.cat(
-        [
-            model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
-            for start in range(0, count, batch_size)
-        ]
-    )
+    reference = embed(oracle, real_a)
+    distances, first_samples = [], None
+    for seed in range(draws):
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        samples = torch.cat(
+            [
+                model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
+                for start in range(0, count, batch_size)
+            ]
+        )
+        distances.append(frechet_distance(embed(oracle, samples), reference))
+        first_samples = samples if first_samples is None else first_samples
     reconstructions = torch.cat(
         [model.decode(model.encode(real_b[start : start + batch_size])).cpu() for start in range(0, count, batch_size)]
     )
-    reference = embed(oracle, real_a)
     sample_rates, data_rates = (
-        predict(oracle, samples).double().mean(dim=0),
+        predict(oracle, first_samples).double().mean(dim=0),
         predict(oracle, real_a).double().mean(dim=0),
     )
     return {
-        "generation_fd": frechet_distance(embed(oracle, samples), reference),
+        "generation_fd": sum(distances) / draws,
+        "generation_fd_draws": distances,
         "reconstruction_fd": frechet_distance(embed(oracle, reconstructions), reference),
         "real_fd": frechet_distance(embed(oracle, real_b), reference),
         "fd_images": count,
@@ -146,6 +168,8 @@ def evaluate(
     shots: int = 50,
     oracle: str | Path | None = None,
     generated: int = 2000,
+    probe_draws: int = 5,
+    generation_draws: int = 3,
 ) -> dict:
     started = time.perf_counter()
     model = load_model(checkpoint, device)
@@ -153,16 +177,23 @@ def evaluate(
     latents = encode_all(model, dataset.images)
     metrics = {"split": split, "images": len(dataset), **reconstruction_metrics(model, dataset.images, latents)}
     if dataset.attributes is not None:
-        metrics["probe"] = linear_probe(
-            model, data, latents, dataset.attribute, attributes=probe_attributes, shots=shots
+        metrics.update(
+            linear_probe(
+                model, data, latents, dataset.attribute, draws=probe_draws, attributes=probe_attributes, shots=shots
+            )
         )
-        metrics["probe_mean"] = round(sum(metrics["probe"].values()) / len(metrics["probe"]), 4)
+        metrics["probe_mean"] = round(sum(metrics["probe_draws"]) / len(metrics["probe_draws"]), 4)
     if oracle is not None:
-        metrics.update(generation_metrics(model, load_oracle(oracle, device)[0], dataset.images, count=generated))
+        metrics.update(
+            generation_metrics(
+                model, load_oracle(oracle, device)[0], dataset.images, count=generated, draws=generation_draws
+            )
+        )
     if grids is not None:
         grids.mkdir(parents=True, exist_ok=True)
         prior_hole_grid(model, grids)
     metrics["recon_psnr_db"] = round(metrics["recon_psnr_db"], 3)
+    metrics["recon_psnr_se"] = round(metrics["recon_psnr_se"], 4)
     metrics["recon_mse_sum"] = round(metrics["recon_mse_sum"], 3)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     return metrics
@@ -179,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grids", help="folder for the prior-vs-N(0, I) sample grid (default: none)")
     parser.add_argument("--oracle", default="checkpoints/oracle-celeba64", help="oracle for generation_fd ('' to skip)")
     parser.add_argument("--generated", type=int, default=2000, help="prior samples (and real images) for generation_fd")
+    parser.add_argument("--probe-draws", type=int, default=5, help="example sets the probe repeats over")
+    parser.add_argument("--generation-draws", type=int, default=3, help="noise draws generation_fd averages over")
     parser.add_argument("--update-card", action="store_true", help="record the metrics in the checkpoint's card")
     args = parser.parse_args(argv)
     metrics = evaluate(
@@ -190,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
         Path(args.grids) if args.grids else None,
         oracle=args.oracle or None,
         generated=args.generated,
+        probe_draws=args.probe_draws,
+        generation_draws=args.generation_draws,
     )
     text = json.dumps(metrics, indent=2)
     print(text)

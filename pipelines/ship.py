@@ -5,8 +5,9 @@
 1. stage a copy of the run's checkpoint files beside the shipped directory (never the optimizer state);
 2. refine its prior on the frozen encoder's latents (stage two, ``model.training.prior``);
 3. measure it on the test split: reconstruction, the 100-shot probe and generation_fd (``pipelines.evaluate``);
-4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure);
-   a worse candidate is refused, its staging removed and the shipped directory left untouched;
+4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure), each figure
+   against its noise (``ShipRule``); a candidate that is not better is refused, its staging removed and the
+   shipped directory left untouched;
 5. a better one gets ONNX export with parity, the built-in attributes, the oracle's edit and generation figures,
    and replaces the shipped directory.
 """
@@ -31,11 +32,29 @@ SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "sa
 CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
 
 
+def paired_change(candidate: list[float], shipped: list[float]) -> tuple[float, float]:
+    """Mean of the draw-by-draw differences candidate - shipped, and its standard error (0 for one draw)."""
+    if len(candidate) != len(shipped):
+        raise ValueError(f"{len(candidate)} draws against {len(shipped)}: measure both checkpoints the same way")
+    differences = [a - b for a, b in zip(candidate, shipped)]
+    mean = sum(differences) / len(differences)
+    if len(differences) < 2:
+        return mean, 0.0
+    variance = sum((d - mean) ** 2 for d in differences) / (len(differences) - 1)
+    return mean, (variance / len(differences)) ** 0.5
+
+
 @dataclass
 class ShipRule:
-    """What 'beats the shipped checkpoint' means, figure by figure."""
+    """What 'beats the shipped checkpoint' means, figure by figure, each figure against its own noise.
+
+    A difference counts only beyond `noise_multiple` standard errors: over the test images for reconstruction,
+    over the paired example draws for the probe and over the paired noise draws for generation_fd. A candidate
+    ships when no figure is worse beyond its noise and at least one is better beyond it.
+    """
 
     recon_floor_db: float = 27.0  # reconstruction is a floor, not the objective: below min(floor, shipped) refuses
+    noise_multiple: float = 2.0  # standard errors a difference must exceed to count
 
     def refusals(self, candidate: dict, shipped: dict) -> list[str]:
         """Why `candidate` must not replace `shipped` (an empty list means it ships)."""
@@ -43,24 +62,35 @@ class ShipRule:
         floor = min(self.recon_floor_db, shipped["recon_psnr_db"])
         if candidate["recon_psnr_db"] < floor:
             reasons.append(f"reconstruction {candidate['recon_psnr_db']:.2f} dB is under {floor:.2f} dB")
-        if candidate["probe_mean"] < shipped["probe_mean"]:
+        recon = (
+            candidate["recon_psnr_db"] - shipped["recon_psnr_db"],
+            (candidate["recon_psnr_se"] ** 2 + shipped["recon_psnr_se"] ** 2) ** 0.5,
+        )
+        probe = paired_change(candidate["probe_draws"], shipped["probe_draws"])
+        fd_fall = paired_change(shipped["generation_fd_draws"], candidate["generation_fd_draws"])
+        if probe[0] < -self.noise_multiple * probe[1]:
             reasons.append(
-                f"100-shot probe {candidate['probe_mean']:.4f} is under the shipped {shipped['probe_mean']:.4f}"
+                f"100-shot probe {candidate['probe_mean']:.4f} is under the shipped {shipped['probe_mean']:.4f} "
+                f"beyond its noise ({probe[0]:+.4f} +- {probe[1]:.4f} over {len(shipped['probe_draws'])} draws)"
             )
-        if candidate["generation_fd"] > shipped["generation_fd"]:
+        if fd_fall[0] < -self.noise_multiple * fd_fall[1]:
             reasons.append(
-                f"generation_fd {candidate['generation_fd']:.2f} is above the shipped {shipped['generation_fd']:.2f}"
+                f"generation_fd {candidate['generation_fd']:.2f} is above the shipped {shipped['generation_fd']:.2f} "
+                f"beyond its noise ({-fd_fall[0]:+.2f} +- {fd_fall[1]:.2f} over "
+                f"{len(shipped['generation_fd_draws'])} draws)"
             )
-        if (
-            not reasons
-            and candidate["probe_mean"] == shipped["probe_mean"]
-            and candidate["generation_fd"] == shipped["generation_fd"]
-        ):
-            reasons.append("no figure improves on the shipped checkpoint")
+        gains = [mean > self.noise_multiple * error for mean, error in (recon, probe, fd_fall)]
+        if not reasons and not any(gains):
+            reasons.append(
+                f"no figure improves on the shipped checkpoint beyond its noise (reconstruction {recon[0]:+.3f} "
+                f"+- {recon[1]:.3f} dB, probe {probe[0]:+.4f} +- {probe[1]:.4f}, generation_fd {-fd_fall[0]:+.2f} "
+                f"+- {fd_fall[1]:.2f})"
+            )
         return reasons
 
 
 FIGURES = ("recon_psnr_db", "probe_mean", "generation_fd")
+NOISE = ("recon_psnr_se", "probe_draws", "generation_fd_draws")  # what ShipRule weighs each figure's change against
 
 
 def run_module(module: str, *args: str) -> None:
@@ -99,10 +129,14 @@ def edit_figures(checkpoint: Path, data: Path, oracle: Path) -> dict:
     return merged | {"seconds": max(report["seconds"] for report in reports.values())}
 
 
-def measured(checkpoint: Path, data: Path, oracle: Path, **evaluation) -> dict:
-    """The checkpoint's figures from its card, measured now (and recorded) where the card lacks one."""
+def measured(checkpoint: Path, data: Path, oracle: Path, like: dict, **evaluation) -> dict:
+    """The checkpoint's figures from its card, measured now (and recorded) where the card lacks one, its noise, or
+    the same number of draws as `like` (the candidate's figures), since ShipRule compares them draw by draw."""
     metrics = read_card(checkpoint).get("metrics", {})
-    if not all(name in metrics for name in FIGURES):
+    comparable = all(name in metrics for name in FIGURES + NOISE) and all(
+        len(metrics[name]) == len(like[name]) for name in ("probe_draws", "generation_fd_draws")
+    )
+    if not comparable:
         metrics = evaluate(checkpoint, data, split="test", oracle=oracle, **evaluation)
         update_card(checkpoint, metrics=metrics)
     return metrics
@@ -141,7 +175,7 @@ def ship(
         )
     # 3-4. the figures, side by side with the shipped checkpoint's
     candidate = evaluate(staging, data, split="test", oracle=oracle, **evaluation)
-    current = measured(shipped, data, oracle, **evaluation) if shipped.is_dir() else None
+    current = measured(shipped, data, oracle, candidate, **evaluation) if shipped.is_dir() else None
     print(
         json.dumps(
             {"candidate": {k: candidate[k] for k in FIGURES}, "shipped": current and {k: current[k] for k in FIGURES}},

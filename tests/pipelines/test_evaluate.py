@@ -19,6 +19,7 @@ def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tm
         grids=tmp_path / "grids",
         probe_attributes=("Blond_Hair", "Male"),
         shots=3,
+        probe_draws=3,
     )
     assert metrics["images"] == 6
     # an untrained decoder outputs ~0.5 grey: its error is far from zero, and PSNR agrees with the summed MSE
@@ -26,6 +27,11 @@ def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tm
     assert 0 < metrics["recon_psnr_db"] < 20 and abs(metrics["recon_psnr_db"] - float(expected_psnr)) < 1.5
     assert set(metrics["probe"]) == {"Blond_Hair", "Male"}
     assert all(0 <= value <= 1 for value in metrics["probe"].values())
+    # three example draws, each the mean over both attributes; probe_mean is their mean
+    assert len(metrics["probe_draws"]) == 3
+    assert abs(metrics["probe_mean"] - sum(metrics["probe_draws"]) / 3) < 1e-3
+    assert abs(sum(metrics["probe"].values()) / 2 - metrics["probe_mean"]) < 1e-3
+    assert metrics["recon_psnr_se"] > 0
     assert (tmp_path / "grids" / "prior_vs_gaussian.png").stat().st_size > 0
 
 
@@ -37,8 +43,11 @@ def test_generation_metrics_put_the_floor_below_untrained_samples(tiny_model, ce
     torch.manual_seed(0)
     oracle = Oracle(attributes=40, width=4).eval()
     images = load_dataset(celeba64_dir, split="train", resolution=32).images
-    metrics = generation_metrics(tiny_model, oracle, images, count=8, steps=3, batch_size=3)
+    metrics = generation_metrics(tiny_model, oracle, images, count=8, steps=3, draws=2, batch_size=3)
     assert metrics["fd_images"] == 8
+    # each draw samples other noise against the same real images; the figure is their mean
+    first, second = metrics["generation_fd_draws"]
+    assert first != second and abs(metrics["generation_fd"] - (first + second) / 2) < 1e-3
     # untrained prior samples decode to near-uniform grey, farther from real faces than other real faces are
     assert metrics["generation_fd"] > metrics["real_fd"] >= 0
     assert 0 <= metrics["sample_attribute_rate_gap"] <= 1

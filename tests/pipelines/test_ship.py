@@ -13,19 +13,56 @@ from pipelines.ship import ShipRule, ship
 from tests.tiny_data import tiny_model_config
 
 
+def figures(recon: float, probe_draws: list[float], fd_draws: list[float], recon_se: float = 0.01) -> dict:
+    return {
+        "recon_psnr_db": recon,
+        "recon_psnr_se": recon_se,
+        "probe_draws": probe_draws,
+        "probe_mean": sum(probe_draws) / len(probe_draws),
+        "generation_fd_draws": fd_draws,
+        "generation_fd": sum(fd_draws) / len(fd_draws),
+    }
+
+
+SHIPPED = figures(27.1, [0.78, 0.76, 0.80], [20.0, 20.2, 19.8])
+
+
 @pytest.mark.parametrize(
     "candidate, refused",
     [
-        ({"recon_psnr_db": 27.5, "probe_mean": 0.80, "generation_fd": 10.0}, []),
-        ({"recon_psnr_db": 26.0, "probe_mean": 0.80, "generation_fd": 10.0}, ["reconstruction"]),
-        ({"recon_psnr_db": 27.5, "probe_mean": 0.75, "generation_fd": 30.0}, ["probe", "generation_fd"]),
-        ({"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}, ["no figure improves"]),
+        (figures(27.5, [0.80, 0.78, 0.82], [10.0, 10.2, 9.8]), []),
+        (figures(26.0, [0.80, 0.78, 0.82], [10.0, 10.2, 9.8]), ["reconstruction"]),
+        (figures(27.5, [0.75, 0.73, 0.77], [30.0, 30.2, 29.8]), ["probe", "generation_fd"]),
+        (SHIPPED, ["no figure improves"]),
+        # the probe 0.002 lower on every draw: a small change, but beyond its noise
+        (figures(27.5, [0.778, 0.758, 0.798], [10.0, 10.2, 9.8]), ["probe"]),
     ],
 )
 def test_the_ship_rule_names_every_figure_that_is_worse(candidate, refused):
-    shipped = {"recon_psnr_db": 27.1, "probe_mean": 0.78, "generation_fd": 20.0}
-    reasons = ShipRule().refusals(candidate, shipped)
+    reasons = ShipRule().refusals(candidate, SHIPPED)
     assert len(reasons) == len(refused) and all(word in reason for word, reason in zip(refused, reasons))
+
+
+def test_the_ship_rule_weighs_each_change_against_its_noise():
+    # the probe is 0.001 lower on average, but draw by draw it goes both ways: noise, not a loss
+    probe_inside_noise = [0.79, 0.75, 0.797]
+    assert ShipRule().refusals(figures(27.1, probe_inside_noise, [18.0, 18.2, 17.8]), SHIPPED) == []
+    # generation_fd 0.1 lower on average, inside the spread of its noise draws, and nothing else better: refused
+    fd_inside_noise = [19.5, 20.5, 19.7]
+    (reason,) = ShipRule().refusals(figures(27.1, SHIPPED["probe_draws"], fd_inside_noise), SHIPPED)
+    assert "no figure improves" in reason
+    # 0.1 dB of reconstruction is a gain when the images measure it to 0.01 dB, and noise when only to 0.1 dB
+    assert ShipRule().refusals(figures(27.2, SHIPPED["probe_draws"], SHIPPED["generation_fd_draws"]), SHIPPED) == []
+    noisy = ShipRule().refusals(
+        figures(27.2, SHIPPED["probe_draws"], SHIPPED["generation_fd_draws"], recon_se=0.1),
+        figures(27.1, SHIPPED["probe_draws"], SHIPPED["generation_fd_draws"], recon_se=0.1),
+    )
+    assert len(noisy) == 1 and "no figure improves" in noisy[0]
+
+
+def test_the_ship_rule_refuses_to_compare_figures_drawn_differently():
+    with pytest.raises(ValueError, match="measure both checkpoints the same way"):
+        ShipRule().refusals(figures(27.5, [0.8, 0.8], [10.0, 10.0, 10.0]), SHIPPED)
 
 
 def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
@@ -40,8 +77,9 @@ def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tm
     for name in ("samples.png", "reconstructions.png"):
         (run / name).write_bytes(b"png")
     save_model(shipped, D2C(tiny_model_config()))
-    update_card(shipped, metrics={"recon_psnr_db": 40.0, "probe_mean": 0.99, "generation_fd": 0.0})
+    update_card(shipped, metrics=figures(40.0, [0.99] * 2, [0.0] * 2))
     before = {path.name: path.read_bytes() for path in shipped.iterdir()}
-    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3)
+    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3,
+                    probe_draws=2, generation_draws=2)
     assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
     assert not (tmp_path / ".shipped.staging").exists()
