@@ -6,10 +6,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model.checkpoint import save_model, update_card
+from model.checkpoint import read_card, save_model, update_card
 from model.d2c import D2C
 from pipelines.oracle import Oracle
-from pipelines.ship import ShipRule, ship
+from pipelines.ship import ShipRule, measured, ship
 from tests.tiny_data import tiny_model_config
 
 
@@ -65,12 +65,31 @@ def test_the_ship_rule_refuses_to_compare_figures_drawn_differently():
         ShipRule().refusals(figures(27.5, [0.8, 0.8], [10.0, 10.0, 10.0]), SHIPPED)
 
 
-def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
+def tiny_oracle(directory):
     torch.manual_seed(0)
-    oracle = tmp_path / "oracle"
-    oracle.mkdir()
-    save_file(Oracle(attributes=40, width=4).state_dict(), str(oracle / "oracle.safetensors"))
-    (oracle / "oracle.json").write_text(json.dumps({"attributes": [f"a{i}" for i in range(40)], "width": 4}))
+    directory.mkdir()
+    save_file(Oracle(attributes=40, width=4).state_dict(), str(directory / "oracle.safetensors"))
+    (directory / "oracle.json").write_text(json.dumps({"attributes": [f"a{i}" for i in range(40)], "width": 4}))
+    return directory
+
+
+TINY_EVALUATION = {"probe_attributes": ("Blond_Hair",), "shots": 3, "probe_draws": 2, "generation_draws": 2}
+
+
+def test_a_shipped_card_measured_with_other_draws_is_measured_again(tmp_path, celeba64_dir):
+    oracle, shipped = tiny_oracle(tmp_path / "oracle"), tmp_path / "shipped"
+    save_model(shipped, D2C(tiny_model_config()))
+    candidate = figures(27.0, [0.5, 0.5], [1.0, 1.0])
+    update_card(shipped, metrics=figures(40.0, [0.99, 0.99], [0.0, 0.0]))
+    assert measured(shipped, celeba64_dir, oracle, candidate, **TINY_EVALUATION)["probe_draws"] == [0.99, 0.99]
+    update_card(shipped, metrics=figures(40.0, [0.99], [0.0]))  # one draw each: not comparable with two
+    remeasured = measured(shipped, celeba64_dir, oracle, candidate, **TINY_EVALUATION)
+    assert len(remeasured["probe_draws"]) == 2 and len(remeasured["generation_fd_draws"]) == 2
+    assert remeasured["recon_psnr_db"] < 40.0 and read_card(shipped)["metrics"] == remeasured
+
+
+def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
+    oracle = tiny_oracle(tmp_path / "oracle")
     run, shipped = tmp_path / "run", tmp_path / "shipped"
     save_model(run, D2C(tiny_model_config()))
     update_card(run, training={"steps": 1})
@@ -79,7 +98,6 @@ def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tm
     save_model(shipped, D2C(tiny_model_config()))
     update_card(shipped, metrics=figures(40.0, [0.99] * 2, [0.0] * 2))
     before = {path.name: path.read_bytes() for path in shipped.iterdir()}
-    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, probe_attributes=("Blond_Hair",), shots=3,
-                    probe_draws=2, generation_draws=2)
+    assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, **TINY_EVALUATION)
     assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
     assert not (tmp_path / ".shipped.staging").exists()
