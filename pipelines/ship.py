@@ -7,7 +7,7 @@
 3. measure it on the test split: reconstruction, the 100-shot probe and generation_fd (``pipelines.evaluate``);
 4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure), each figure
    against its noise (``ShipRule``); a candidate that is not better is refused, its staging removed and the
-   shipped directory left untouched;
+   shipped directory left untouched; either way the decision and all figures go to the run's last_ship.json;
 5. a better one gets ONNX export with parity, the built-in attributes, the oracle's edit and generation figures,
    and replaces the shipped directory.
 """
@@ -29,6 +29,7 @@ from model.training.longrun import ROOT, RunSettings
 from pipelines.evaluate import evaluate
 
 SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png")
+LAST_SHIP = "last_ship.json"  # in the run's directory: the latest decision with both checkpoints' figures
 CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
 
 
@@ -183,6 +184,10 @@ def ship(
         )
     )
     reasons = rule.refusals(candidate, current) if current else []
+    # the decision and every figure behind it stay with the run, shipped or not
+    training = read_card(run).get("training", {})
+    decision = {"candidate": candidate, "shipped": current, "refusals": reasons, "training": training}
+    (run / LAST_SHIP).write_text(json.dumps(decision, indent=2) + "\n")
     if reasons:
         shutil.rmtree(staging)
         print("not shipped: " + "; ".join(reasons))

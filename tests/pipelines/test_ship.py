@@ -101,3 +101,6 @@ def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tm
     assert not ship(run, shipped, celeba64_dir, oracle, prior_minutes=0, **TINY_EVALUATION)
     assert {path.name: path.read_bytes() for path in shipped.iterdir()} == before
     assert not (tmp_path / ".shipped.staging").exists()
+    decision = json.loads((run / "last_ship.json").read_text())
+    assert decision["refusals"] and decision["training"] == {"steps": 1}
+    assert len(decision["candidate"]["probe_draws"]) == 2 and decision["shipped"]["recon_psnr_db"] == 40.0
