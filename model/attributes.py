@@ -2,7 +2,8 @@
 
 Both kinds are linear in the flattened latent, so one fits 100 examples in milliseconds and its gradient,
 used by manipulation, is a fixed direction scaled by how unsure the classifier is. Fitted with the model's latent
-covariance Sigma (from the unlabeled pool), a classifier also carries the edit direction Sigma w.
+covariance Sigma (from the unlabeled pool), a classifier also carries an edit direction: Sigma w, or for binary
+classifiers given the pool itself, the difference of the pool's class means under the classifier.
 
 - binary: L2-regularised logistic regression from positives and negatives, strength picked by 5-fold CV.
 - pu: positive-unlabeled learning. Elkan and Noto (2008): a classifier g(z) = p(labeled | z) and k = E[g | positive]
@@ -49,15 +50,17 @@ class AttributeClassifier:
     bias: float
     latent_shape: tuple[int, ...]
     metadata: dict = field(default_factory=dict)
-    direction: torch.Tensor | None = None  # (D,) edit direction Sigma w under the latent covariance; None means w
+    direction: torch.Tensor | None = None  # (D,) edit direction (see edit_direction); None means w
 
     @property
     def edit_direction(self) -> torch.Tensor:
-        """The direction manipulation moves a latent along: Sigma w when fitted with a covariance, else w.
+        """The direction manipulation moves a latent along: for binary attributes fitted with the unlabeled pool,
+        the pool's class-mean difference (pool_class_difference); else Sigma w when fitted with a covariance; else w.
 
         w is the best *separating* direction, but with 100 examples much of it cancels nuisance variation the
         decoder barely shows; Sigma w is the direction the attribute's score actually varies along in the data
-        (the "activation pattern" of a linear model, Haufe et al. 2014), so edits along it are visible.
+        (the "activation pattern" of a linear model, Haufe et al. 2014), so edits along it are visible. The class
+        means weigh the pool by the posterior instead of the score, which rare attributes need.
         """
         return self.weight if self.direction is None else self.direction
 
@@ -216,19 +219,51 @@ def latent_covariance(latents: torch.Tensor, shrinkage: float = COVARIANCE_SHRIN
     return (1 - shrinkage) * covariance + shrinkage * covariance.diagonal().mean() * torch.eye(len(covariance))
 
 
+def pool_prevalence(logits: torch.Tensor, iterations: int = 100) -> float:
+    """The share of a pool in the class, from the logits of a classifier fitted on balanced classes: EM for a shifted
+    class prior (Saerens, Latinne and Decaestecker 2002), each step the mean posterior under the previous prior."""
+    prior = 0.5
+    for _ in range(iterations):
+        prior = float(torch.sigmoid(logits + math.log(prior / (1 - prior))).mean().clamp(1e-3, 1 - 1e-3))
+    return prior
+
+
+def pool_class_difference(weight: torch.Tensor, bias: float, pool: torch.Tensor) -> torch.Tensor:
+    """(D,) E[z | c] - E[z | not c] over the pool, each latent weighted by the classifier's posterior at the pool's
+    own prevalence (pool_prevalence): how faces with the attribute differ from faces without it.
+
+    Sigma w is the same difference with the classifier's raw score in place of the posterior; for a rare attribute
+    the score's false positives dominate it (eyeglasses: 23% of the pool score positive, 6% wear them).
+    """
+    flat = pool.flatten(1).float().cpu()
+    logits = flat @ weight + bias
+    prior = pool_prevalence(logits)
+    posterior = torch.sigmoid(logits + math.log(prior / (1 - prior)))[:, None]
+    return (posterior * flat).sum(0) / posterior.sum().clamp(min=1e-6) - ((1 - posterior) * flat).sum(0) / (
+        1 - posterior
+    ).sum().clamp(min=1e-6)
+
+
 def _direction(
-    weight: torch.Tensor, covariance: torch.Tensor | None, held: torch.Tensor | None = None
+    weight: torch.Tensor,
+    covariance: torch.Tensor | None,
+    held: torch.Tensor | None = None,
+    difference: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor | None, str]:
-    """The edit direction d = Sigma w, then, with `held` readouts H (k x D), the closest direction in the Sigma
-    metric that leaves every readout unchanged: d - Sigma H^T (H Sigma H^T)^-1 H d, so H d = 0."""
-    if covariance is None and held is None:
+    """The edit direction: `difference` (pool_class_difference) when given, else d = Sigma w; then, with `held`
+    readouts H (k x D), the closest direction in the Sigma metric that leaves every readout unchanged:
+    d - Sigma H^T (H Sigma H^T)^-1 H d, so H d = 0."""
+    if covariance is None and held is None and difference is None:
         return None, "euclidean"
     if covariance is not None and covariance.shape != (len(weight), len(weight)):
         raise AttributeDefinitionError(
             f"latent covariance of shape {tuple(covariance.shape)} does not match {len(weight)} latent values"
         )
     metric = covariance.float() if covariance is not None else torch.eye(len(weight))
-    direction, name = metric @ weight, "covariance" if covariance is not None else "euclidean"
+    if difference is not None:
+        direction, name = difference.float(), "pool class means"
+    else:
+        direction, name = metric @ weight, "covariance" if covariance is not None else "euclidean"
     if held is None:
         return direction, name
     if held.shape[1:] != (len(weight),):
@@ -274,10 +309,12 @@ def fit_binary(
     covariance: torch.Tensor | None = None,
     mirrors: tuple[torch.Tensor, torch.Tensor] | None = None,
     held: torch.Tensor | None = None,
+    pool: torch.Tensor | None = None,
 ) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
-    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w, which keeps
+    `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w, or, with the
+    unlabeled `pool` it was computed from, the pool's class-mean difference (pool_class_difference); either keeps
     the readouts in `held` (e.g. skin_readout) unchanged. `mirrors` are the
     latents of the same positive and negative images flipped left-right, in the same order: face attributes do
     not change in a mirror, so they double the examples for free (they are held out with their originals in CV).
@@ -304,7 +341,8 @@ def fit_binary(
     scored = _cv_balanced_accuracy(features, labels, folds, mirror_features)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
-    direction, metric = _direction(weight, covariance, held)
+    difference = None if pool is None else pool_class_difference(weight, bias, pool)
+    direction, metric = _direction(weight, covariance, held, difference)
     metadata = {
         "positives": len(positive_latents),
         "negatives": len(negative_latents),

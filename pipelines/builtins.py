@@ -89,6 +89,7 @@ def build(
                 covariance=covariance,
                 held=held,
                 mirrors=(mirrors[is_positive], mirrors[~is_positive]),
+                pool=pool,
             )
         # 3. defaults tuned on other train images: those that lack the attribute (adding), those that have it
         # (removing)

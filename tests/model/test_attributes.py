@@ -9,6 +9,8 @@ from model.attributes import (
     fit_pu,
     latent_covariance,
     load_skin_readout,
+    pool_class_difference,
+    pool_prevalence,
     save_skin_readout,
     skin_readout,
 )
@@ -112,6 +114,34 @@ def test_edit_direction_follows_the_latent_covariance(tmp_path):
     assert torch.equal(fit_pu("metric_pu", positives, pool, covariance=covariance).edit_direction, pu.edit_direction)
     with pytest.raises(AttributeDefinitionError, match="covariance of shape"):
         fit_binary("wrong", positives, negatives, covariance=torch.eye(5))
+
+
+def test_the_pool_prevalence_is_found_from_a_classifier_fitted_on_balanced_classes():
+    generator = torch.Generator().manual_seed(0)
+    # 1-D classes N(+2, 1) and N(-2, 1): their balanced log-odds are 4x; 10% of the pool is positive
+    labels = torch.rand(20000, generator=generator) < 0.1
+    values = torch.randn(20000, generator=generator) + torch.where(labels, 2.0, -2.0)
+    assert abs(pool_prevalence(4 * values) - 0.1) < 0.01
+    assert pool_prevalence(4 * values) < float((4 * values > 0).float().mean()) - 0.01  # raw scores overcount
+
+
+def test_the_pool_class_means_ignore_what_the_classifier_misreads():
+    generator = torch.Generator().manual_seed(1)
+    pool = torch.randn(4000, *SHAPE, generator=generator)
+    pool[:, 0, 0, 1] *= 10  # a high-variance nuisance (light, say)
+    rare = torch.rand(4000, generator=generator) < 0.05
+    pool[rare, 0, 0, 0] += 6  # 5% of the faces have the attribute, along coordinate 0
+    weight = torch.zeros(pool[0].numel())
+    weight[0], weight[1] = 10.0, 0.5  # a classifier that also reads the nuisance a little
+    difference = pool_class_difference(weight, -30.0, pool)
+    pattern = latent_covariance(pool, shrinkage=0.0) @ weight
+    along_the_attribute = lambda vector: float(vector[0].abs() / vector.norm())
+    assert along_the_attribute(pattern) < 0.5 and along_the_attribute(difference) > 0.9
+    assert abs(float(difference[0]) - 6) < 0.5
+    positives, negatives = toy_latents(40, 3.0, 5), toy_latents(40, -3.0, 6)
+    fitted = fit_binary("pooled", positives, negatives, covariance=latent_covariance(pool), pool=pool)
+    assert fitted.metadata["edit_metric"] == "pool class means"
+    assert torch.allclose(fitted.edit_direction, pool_class_difference(fitted.weight, fitted.bias, pool))
 
 
 def test_held_readouts_stay_constant_along_the_edit_direction(tmp_path):

@@ -36,7 +36,7 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert "freckles" in [item["name"] for item in client.get("/attributes").json()["attributes"]]
     # the worker fits with the checkpoint's latent covariance, holding its skin readout; mirror images only when asked
     info = json.loads(attributes.read_weights(redis, "freckles")[2])
-    assert info["edit_metric"] == "covariance, skin colour held" and info["mirrored"] is False
+    assert info["edit_metric"] == "pool class means, skin colour held" and info["mirrored"] is False
     # tuned at definition by the built-ins' rule, on pool latents the classifier scores as lacking it
     assert info["tuning"]["images"] > 0 and info["tuning"]["positive_median_logit"] > 0
     assert record["strength"] == info["defaults"]["strength"] > 0
