@@ -109,12 +109,14 @@ def generation_metrics(
     reconstructions of other real images (set B) and set B itself (the floor); and how far the oracle's attribute
     rates on the first draw's samples are from its rates on set A. The real sets are the same for every draw (and
     every checkpoint), so the draws measure the sampling noise alone."""
+    if draws < 1:
+        raise ValueError(f"generation_fd needs at least one noise draw, got {draws}")
     order = torch.randperm(len(images_uint8), generator=torch.Generator().manual_seed(0))
     count = min(count, len(images_uint8) // 2)
     real_a = images_uint8[order[:count]].float() / 255
     real_b = images_uint8[order[count : 2 * count]].float() / 255
     reference = embed(oracle, real_a)
-    distances, first_samples = [], None
+    distances = []
     for seed in range(draws):
         generator = torch.Generator(device=model.device).manual_seed(seed)
         samples = torch.cat(
@@ -124,14 +126,12 @@ def generation_metrics(
             ]
         )
         distances.append(frechet_distance(embed(oracle, samples), reference))
-        first_samples = samples if first_samples is None else first_samples
+        if seed == 0:
+            sample_rates = predict(oracle, samples).double().mean(dim=0)
     reconstructions = torch.cat(
         [model.decode(model.encode(real_b[start : start + batch_size])).cpu() for start in range(0, count, batch_size)]
     )
-    sample_rates, data_rates = (
-        predict(oracle, first_samples).double().mean(dim=0),
-        predict(oracle, real_a).double().mean(dim=0),
-    )
+    data_rates = predict(oracle, real_a).double().mean(dim=0)
     return {
         "generation_fd": sum(distances) / draws,
         "generation_fd_draws": distances,
