@@ -36,6 +36,9 @@ COVARIANCE_SHRINKAGE = 0.1  # weight of the isotropic part in the pool's latent 
 CHEEK_ROWS = (0.5625, 0.71875)
 CHEEK_COLUMNS = ((0.25, 0.40625), (0.59375, 0.75))
 READOUT_RIDGE = 10.0  # ridge on the latent -> skin colour regression (latents have unit RMS per value)
+# a latent cell is in an attribute's edit region when its share of the edit direction, in units of the pool's spread,
+# is at least this many times the mean cell's (eyeglasses added: 0.23 -> 0.90 success on 200 test faces; see README)
+REGION_THRESHOLD = 1.5
 
 
 class AttributeDefinitionError(ValueError):
@@ -51,6 +54,7 @@ class AttributeClassifier:
     latent_shape: tuple[int, ...]
     metadata: dict = field(default_factory=dict)
     direction: torch.Tensor | None = None  # (D,) edit direction (see edit_direction); None means w
+    region: torch.Tensor | None = None  # (D,) 1 on the latent cells a local edit moves (see edit_region); None: all
 
     @property
     def edit_direction(self) -> torch.Tensor:
@@ -63,6 +67,24 @@ class AttributeClassifier:
         means weigh the pool by the posterior instead of the score, which rare attributes need.
         """
         return self.weight if self.direction is None else self.direction
+
+    def direction_for(self, local: bool) -> torch.Tensor:
+        """The edit direction, restricted to the attribute's region when `local` and the attribute has one."""
+        if not local or self.region is None:
+            return self.edit_direction
+        return self.edit_direction * self.region
+
+    def edit_logit(self, latents: torch.Tensor, local: bool) -> torch.Tensor:
+        """The logit a local edit can move: f(z) with the latent values outside the region at the pool's mean.
+
+        A local edit changes only the region, so the positives' full logits (which also carry what lies outside it)
+        overstate how far an edit must go; strength tuning compares these instead. The plain logit when not local.
+        """
+        if not local or self.region is None:
+            return self.logit(latents)
+        check_latents(latents, self.latent_shape)
+        inside = self.weight * self.region
+        return latents.flatten(1).float() @ inside.to(latents.device) + self.bias + self.metadata["region"]["offset"]
 
     @property
     def typical_logit(self) -> float | None:
@@ -89,6 +111,8 @@ class AttributeClassifier:
         tensors = {"weight": self.weight.float().contiguous(), "bias": torch.tensor([self.bias])}
         if self.direction is not None:
             tensors["direction"] = self.direction.float().contiguous()
+        if self.region is not None:
+            tensors["region"] = self.region.float().contiguous()
         info = {"name": self.name, "kind": self.kind, "latent_shape": list(self.latent_shape), **self.metadata}
         return save(tensors), json.dumps(info, indent=2).encode()
 
@@ -96,7 +120,10 @@ class AttributeClassifier:
     def from_bytes(cls, weights: bytes, info: bytes) -> AttributeClassifier:
         tensors, meta = load(weights), json.loads(info)
         name, kind, shape = meta.pop("name"), meta.pop("kind"), tuple(meta.pop("latent_shape"))
-        return cls(name, kind, tensors["weight"], float(tensors["bias"][0]), shape, meta, tensors.get("direction"))
+        return cls(
+            name, kind, tensors["weight"], float(tensors["bias"][0]), shape, meta, tensors.get("direction"),
+            tensors.get("region"),
+        )
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -273,6 +300,34 @@ def _direction(
     return direction, f"{name}, skin colour held"
 
 
+def edit_region(
+    weight: torch.Tensor,
+    direction: torch.Tensor,
+    pool: torch.Tensor,
+    latent_shape: tuple[int, ...],
+    threshold: float = REGION_THRESHOLD,
+) -> tuple[torch.Tensor | None, dict]:
+    """The latent cells (spatial positions of a C x H x W latent) where an attribute lives, and the offset that
+    makes `AttributeClassifier.edit_logit` hold the rest at the pool's mean.
+
+    A cell's energy is the direction's squared size there in units of the pool's spread per value, summed over the
+    channels; cells at `threshold` times the mean energy or more (always the strongest one) form the region. With
+    100 examples, the weak cells carry mostly what the examples happen to share (light, hair, background), and
+    moving only the strong ones draws eyeglasses at the eyes and a smile at the mouth instead of smudging the face.
+    Returns (None, {}) for latents without two spatial axes.
+    """
+    if len(latent_shape) != 3:
+        return None, {}
+    flat = pool.flatten(1).float().cpu()
+    spread = flat.std(dim=0).clamp(min=1e-6).reshape(latent_shape)
+    energy = (direction.reshape(latent_shape) / spread).pow(2).sum(dim=0)
+    energy = energy / energy.mean().clamp(min=1e-12)
+    cells = (energy >= threshold) | (energy == energy.max())
+    region = cells.expand(latent_shape).flatten().float()
+    offset = float((weight * (1 - region)) @ flat.mean(dim=0))
+    return region, {"cells": int(cells.sum()), "of": cells.numel(), "threshold": threshold, "offset": round(offset, 6)}
+
+
 def skin_readout(decoded: torch.Tensor, latents: torch.Tensor, ridge: float = READOUT_RIDGE) -> torch.Tensor:
     """(3, D) ridge regression of the mean cheek colour of decoded images (N x 3 x H x W) on their latents: the
     linear part of how the decoder paints skin, which edits hold fixed (see _direction)."""
@@ -343,6 +398,8 @@ def fit_binary(
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
     difference = None if pool is None else pool_class_difference(weight, bias, pool)
     direction, metric = _direction(weight, covariance, held, difference)
+    shape = tuple(positive_latents.shape[1:])
+    region, region_info = (None, {}) if pool is None else edit_region(weight, direction, pool, shape)
     metadata = {
         "positives": len(positive_latents),
         "negatives": len(negative_latents),
@@ -351,9 +408,10 @@ def fit_binary(
         "cv_accuracy": round(scored[best_l2], 4),
         "l2": best_l2,
         "edit_metric": metric,
+        **({"region": region_info} if region is not None else {}),
         "fit_seconds": round(time.perf_counter() - started, 3),
     }
-    return AttributeClassifier(name, "binary", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
+    return AttributeClassifier(name, "binary", weight, bias, shape, metadata, direction, region)
 
 
 def fit_pu(
@@ -405,6 +463,8 @@ def fit_pu(
     weight, bias = weight[0], float(bias[0])
     recall = float(((positive @ weight + bias) > 0).float().mean())
     direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance, held)
+    shape = tuple(positive_latents.shape[1:])
+    region, region_info = edit_region(weight, direction, unlabeled_latents, shape)
     metadata = {
         "positives": len(positive),
         "negatives": 0,
@@ -415,9 +475,10 @@ def fit_pu(
         "cv_accuracy": None,
         "l2": l2,
         "edit_metric": metric,
+        **({"region": region_info} if region is not None else {}),
         "fit_seconds": round(time.perf_counter() - started, 3),
     }
-    return AttributeClassifier(name, "pu", weight, bias, tuple(positive_latents.shape[1:]), metadata, direction)
+    return AttributeClassifier(name, "pu", weight, bias, shape, metadata, direction, region)
 
 
 def load_unlabeled_pool(checkpoint: str | Path) -> torch.Tensor:

@@ -33,6 +33,7 @@ class ManipulationSettings:
     margin: float = 8.0  # logits of confidence asked of each classifier
     fast_logit: float = 8.0  # fast modes: the logit each classifier's normal shift reaches, times `scale`
     scale: float = 1.0  # the user's strength multiplier on tuned defaults (see default_settings)
+    local: bool = True  # paper mode moves only each attribute's region (AttributeClassifier.region); False: all cells
 
 
 # The exponent on each r_i is strength * LOGIT_GAIN / (REFERENCE_SIGMA^2 w_i . d_i), so that whatever a classifier's
@@ -53,10 +54,11 @@ def log_condition(latents: torch.Tensor, conditions: list[Condition]) -> torch.T
     return sum(classifier.log_prob(latents, target) for classifier, target in conditions)
 
 
-def condition_exponents(conditions: list[Condition], strength: float) -> list[float]:
+def condition_exponents(conditions: list[Condition], strength: float, local: bool = False) -> list[float]:
     """Exponents s_i on each r_i, normalised by w_i . d_i so that `strength` means the same for every classifier."""
     return [
-        strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(c.weight @ c.edit_direction) + 1e-12) for c, _ in conditions
+        strength * LOGIT_GAIN / (REFERENCE_SIGMA**2 * float(c.weight @ c.direction_for(local)) + 1e-12)
+        for c, _ in conditions
     ]
 
 
@@ -79,6 +81,7 @@ def target_drift(
     exponents: list[float],
     sigma: float,
     margin: float = 0.0,
+    local: bool = False,
 ) -> torch.Tensor:
     """Sigma grad log pi(z) for pi(z) = prod_i r_i(c_i|z)^s_i exp(-(z - z_src)^T Sigma^-1 (z - z_src) / (2 sigma^2)).
 
@@ -86,14 +89,15 @@ def target_drift(
     own covariance Sigma, which also preconditions the step (Riemannian Langevin, Girolami and Calderhead 2011).
     Each r_i is logistic, grad log r_i = +-(1 - r_i) w_i, so Sigma grad log r_i = +-(1 - r_i) d_i with d_i the
     classifier's edit direction, and the closeness pull is -(z - z_src) / sigma^2. Classifiers fitted without a
-    covariance have d_i = w_i: then this is the plain gradient of the Euclidean RBF target.
+    covariance have d_i = w_i: then this is the plain gradient of the Euclidean RBF target. `local` moves each
+    d_i only on its attribute's region (AttributeClassifier.direction_for).
     """
     drift = (source - latents) / sigma**2
     for exponent, (classifier, target) in zip(exponents, conditions):
         sign = 1.0 if target else -1.0
         doubt = torch.sigmoid(margin - sign * classifier.logit(latents))  # 1 - r of the confident event
         pull = (exponent * sign * doubt).reshape(-1, *(1,) * (latents.dim() - 1))
-        drift = drift + pull * classifier.edit_direction.to(latents.device).reshape(latents.shape[1:])
+        drift = drift + pull * classifier.direction_for(local).to(latents.device).reshape(latents.shape[1:])
     return drift
 
 
@@ -107,12 +111,13 @@ def langevin_step(
     noise: float,
     margin: float = 0.0,
     generator=None,
+    local: bool = False,
 ):
     """One step z <- z + eta Sigma grad log pi(z) + noise * sqrt(2 eta) xi (Langevin dynamics; Alg. 1 line 4).
 
     The noise is isotropic: exact Langevin for Euclidean classifiers, exploration noise under a covariance metric.
     """
-    updated = latents + step_size * target_drift(latents, source, conditions, exponents, sigma, margin)
+    updated = latents + step_size * target_drift(latents, source, conditions, exponents, sigma, margin, local)
     if noise > 0:
         updated = updated + noise * (2 * step_size) ** 0.5 * torch.randn(
             latents.shape, generator=generator, device=latents.device
@@ -153,10 +158,10 @@ def manipulate_paper(
     if settings.strength == 0 or settings.scale == 0:
         return latents
     source = latents.detach()
-    exponents = condition_exponents(conditions, settings.strength)
+    exponents = condition_exponents(conditions, settings.strength, settings.local)
     # the preconditioned target's curvature: 1 / sigma^2 from closeness, at most s_i w_i . d_i / 4 from each r_i
     curvature = 1 / settings.sigma**2 + sum(
-        e * float(c.weight @ c.edit_direction) / 4 for e, (c, _) in zip(exponents, conditions)
+        e * float(c.weight @ c.direction_for(settings.local)) / 4 for e, (c, _) in zip(exponents, conditions)
     )
     step_size = settings.step_size / curvature
     for _ in range(settings.steps):
@@ -170,6 +175,7 @@ def manipulate_paper(
             settings.noise,
             settings.margin,
             generator,
+            settings.local,
         )
         latents = diffusion_correction(model, latents, settings.alpha, settings.correction_steps, generator)
     return latents
@@ -274,20 +280,22 @@ def tune_strength(
 ) -> tuple[float, float]:
     """Smallest strength of STRENGTH_GRID at which `latents` (faces not yet in the `target` state), edited towards
     it in `mode`, score like the attribute's own typical example: the median of their logit (negated when removing)
-    reaches `typical_logit`, the positives' median. Returns the strength and the median reached there.
+    reaches `typical_logit`, the positives' median (`tuning_target`). Returns the strength and the median reached.
+    A local edit (`base.local`, paper mode) is scored by `AttributeClassifier.edit_logit`, the part it can move.
 
     A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
     be; its positives' own scores say how far "has the attribute" is (and, mirrored, how far "lacks it" is). The
     score reached grows with strength, so a bisection over the grid needs 2-4 edits of `latents` instead of 8.
     """
     sign = 1.0 if target else -1.0
+    local = base.local and mode == "paper"
     reached: dict[int, float] = {}
 
     def reach(index: int) -> float:
         if index not in reached:
             settings = replace(base, strength=STRENGTH_GRID[index])
             edited = manipulate(model, latents, [(classifier, target)], settings, mode=mode)
-            reached[index] = float((sign * classifier.logit(edited)).median())
+            reached[index] = float((sign * classifier.edit_logit(edited, local)).median())
         return reached[index]
 
     low, high = 0, len(STRENGTH_GRID) - 1  # the answer lies in [low, high]; the strongest when none reaches it
@@ -301,23 +309,35 @@ def tune_strength(
     return STRENGTH_GRID[low], reach(low)
 
 
+def tuning_target(classifier: AttributeClassifier, positives: torch.Tensor, local: bool) -> float:
+    """The score `tune_strength` asks edited latents to reach: the median over the attribute's own positives of the
+    logit (the edit logit when the edit is local)."""
+    return float(classifier.edit_logit(positives, local).median())
+
+
 def tuned_metadata(
     base: ManipulationSettings,
     typical: float,
     add: tuple[float, float | None, int],
     remove: tuple[float, float | None, int],
+    targets: tuple[float, float] | None = None,
+    local: tuple[bool, bool] = (True, True),
 ) -> dict:
     """An attribute's "defaults" (adding it), "remove_defaults" (removing it) and "tuning" record, from each
-    direction's (strength, median score reached or None when not tuned, latents tuned on)."""
+    direction's (strength, median score reached or None when not tuned, latents tuned on), the positives' median
+    logit `typical`, each direction's tuning target (`tuning_target`; `typical` when not given) and whether each
+    direction edits locally."""
 
     def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 3)
 
+    targets = targets or (typical, typical)
     return {
-        "defaults": asdict(replace(base, strength=add[0])),
-        "remove_defaults": asdict(replace(base, strength=remove[0])),
+        "defaults": asdict(replace(base, strength=add[0], local=local[0])),
+        "remove_defaults": asdict(replace(base, strength=remove[0], local=local[1])),
         "tuning": {
             "positive_median_logit": round(typical, 3),
+            "targets": [round(targets[0], 3), round(targets[1], 3)],
             "images": add[2],
             "edited_median_logit": rounded(add[1]),
             "remove_images": remove[2],
@@ -340,6 +360,7 @@ def tune_on_pool(
     mode has a strength to tune; other modes get the default settings."""
     typical = float(classifier.logit(positives).median())
     base = ManipulationSettings()
+    target_logit = tuning_target(classifier, positives, base.local and mode == "paper")
     scores = classifier.logit(pool)
     generator = torch.Generator().manual_seed(seed)
     directions = []
@@ -348,9 +369,9 @@ def tune_on_pool(
             directions.append((base.strength, None, 0))
             continue
         chosen = sources[torch.randperm(len(sources), generator=generator)[:count]].to(model.device)
-        directions.append((*tune_strength(model, classifier, chosen, typical, base, mode=mode, target=target),
+        directions.append((*tune_strength(model, classifier, chosen, target_logit, base, mode=mode, target=target),
                            len(chosen)))
-    metadata = tuned_metadata(base, typical, *directions)
+    metadata = tuned_metadata(base, typical, *directions, targets=(target_logit, target_logit))
     metadata["tuning"]["mode"] = mode
     return metadata
 
@@ -416,7 +437,8 @@ def generate(
 def default_settings(conditions: list[Condition], strength: float = 1.0) -> ManipulationSettings:
     """Settings tuned for these attributes (saved in their metadata), with `strength` as a multiplier on them.
 
-    Several attributes share one edit: the strongest tuned strength and the gentlest correction among them win.
+    Several attributes share one edit: the strongest tuned strength and the gentlest correction among them win, and
+    the edit is local only when every one of them edits locally.
     """
     names = {f.name for f in fields(ManipulationSettings)}
     # removing an attribute has its own tuned defaults where it was tuned (attributes tuned before use "defaults")
@@ -429,5 +451,6 @@ def default_settings(conditions: list[Condition], strength: float = 1.0) -> Mani
             base,
             strength=max(t.get("strength", base.strength) for t in tuned),
             alpha=max(t.get("alpha", base.alpha) for t in tuned),
+            local=all(t.get("local", base.local) for t in tuned),
         )
     return replace(base, strength=base.strength * strength, scale=strength)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from model.checkpoint import load_model, update_card
 from model.d2c import decode_all, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
-from model.manipulation import ManipulationSettings, tune_strength, tuned_metadata
+from model.manipulation import ManipulationSettings, tune_strength, tuned_metadata, tuning_target
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -39,6 +40,9 @@ BUILTINS = {
     "eyeglasses": "Eyeglasses",
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
+# (attribute, adding?) edited over the whole latent, not its region: new blond hair must cover all the hair, beyond
+# the cells a 100-shot direction concentrates on (200 train faces: oracle success 0.83 whole, 0.60 local)
+WHOLE_FACE = {("blond", True), ("blond_pu", True)}
 def build(
     checkpoint: str | Path,
     data: str | Path,
@@ -95,8 +99,10 @@ def build(
         # (removing)
         used = set(positive_ids + negative_ids)
         typical = float(classifier.logit(latents[is_positive]).median())
+        local = tuple((name, target) not in WHOLE_FACE for target in (True, False))
+        targets = tuple(tuning_target(classifier, latents[is_positive], edit_locally) for edit_locally in local)
         directions = []
-        for target in (True, False):
+        for target, edit_locally, target_logit in zip((True, False), local, targets):
             candidates = [
                 labels.ids[i]
                 for i in torch.nonzero(labels.attribute(column) == int(not target)).flatten().tolist()
@@ -106,14 +112,16 @@ def build(
             tuning = encode_all(
                 model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(chosen)).images
             )
-            directions.append((*tune_strength(model, classifier, tuning, typical, base, target=target), len(chosen)))
+            settings = replace(base, local=edit_locally)
+            directions.append((*tune_strength(model, classifier, tuning, target_logit, settings, target=target),
+                               len(chosen)))
         classifier.metadata.update(
             {
                 "version": 1,
                 "created_at": created,
                 "builtin": True,
                 "source_attribute": column,
-                **tuned_metadata(base, typical, *directions),
+                **tuned_metadata(base, typical, *directions, targets=targets, local=local),
                 "manifest": {
                     "split": "train",
                     "seed": seed,

@@ -132,7 +132,19 @@ def describe(kind: str | None, metadata: dict) -> str:
                    f"{metadata.get('negatives', '?')} that do not{mirrored}")
     else:
         return "not defined yet: its examples are being fitted, or the fit failed"
-    return defined + unaligned(metadata)
+    return defined + unaligned(metadata) + edited_region(metadata)
+
+
+def edited_region(metadata: dict) -> str:
+    """Where its edits act when they are local: only the latent cells where its examples differ (the eyes for
+    eyeglasses, the mouth for a smile), so people know the rest of the face is left alone."""
+    region = metadata.get("region")
+    local = [way for way, key in (("adding", "defaults"), ("removing", "remove_defaults"))
+             if (metadata.get(key) or {}).get("local", True)]
+    if not region or not local:
+        return ""
+    edits = "edits" if len(local) == 2 else f"{local[0]} it edits"
+    return f"; {edits} only where its examples differ ({region['cells']} of the face's {region['of']} latent cells)"
 
 
 def share(metadata: dict) -> str:

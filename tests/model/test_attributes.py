@@ -144,6 +144,36 @@ def test_the_pool_class_means_ignore_what_the_classifier_misreads():
     assert torch.allclose(fitted.edit_direction, pool_class_difference(fitted.weight, fitted.bias, pool))
 
 
+def test_the_edit_region_is_the_cells_where_the_attribute_lives(tmp_path):
+    generator = torch.Generator().manual_seed(3)
+    pool = torch.randn(4000, *SHAPE, generator=generator)
+    has = torch.rand(4000, generator=generator) < 0.3
+    pool[has, :, 1, 2] += 2.0  # the attribute lives in one cell (row 1, column 2), across its channels
+    positives, negatives = pool[has][:50], pool[~has][:50]
+    fitted = fit_binary("local", positives, negatives, covariance=latent_covariance(pool), pool=pool)
+    region = fitted.region.reshape(SHAPE)
+    assert fitted.metadata["region"]["cells"] == 1 and fitted.metadata["region"]["of"] == 16
+    assert region[:, 1, 2].eq(1).all() and int(region.sum()) == SHAPE[0]
+    local = fitted.direction_for(True)
+    assert torch.equal(local[fitted.region == 0], torch.zeros(int((fitted.region == 0).sum())))
+    assert torch.equal(fitted.direction_for(False), fitted.edit_direction)
+    # the edit logit holds everything outside the region at the pool's mean
+    latents = toy_latents(8, 0.0, 9)
+    outside_at_mean = torch.where(fitted.region.reshape(SHAPE).bool(), latents, pool.mean(0))
+    torch.testing.assert_close(fitted.edit_logit(latents, True), fitted.logit(outside_at_mean), atol=1e-4, rtol=0)
+    assert torch.equal(fitted.edit_logit(latents, False), fitted.logit(latents))
+    fitted.save(tmp_path)
+    loaded = AttributeClassifier.load(tmp_path, "local")
+    assert torch.equal(loaded.region, fitted.region) and loaded.metadata["region"] == fitted.metadata["region"]
+    pu = fit_pu("local_pu", pool[has][:50], pool)
+    assert pu.region.reshape(SHAPE)[:, 1, 2].eq(1).all() and pu.metadata["region"]["cells"] < 16
+    # no pool, or latents without two spatial axes: no region, local edits move every value
+    assert fit_binary("global", positives, negatives).region is None
+    flat = fit_binary("flat", positives.flatten(1), negatives.flatten(1), pool=pool.flatten(1))
+    assert flat.region is None and "region" not in flat.metadata
+    assert torch.equal(flat.direction_for(True), flat.edit_direction)
+
+
 def test_held_readouts_stay_constant_along_the_edit_direction(tmp_path):
     pool = torch.randn(4000, *SHAPE, generator=torch.Generator().manual_seed(4))
     covariance = latent_covariance(pool)

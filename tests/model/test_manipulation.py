@@ -17,6 +17,8 @@ from model.manipulation import (
     rejection_sample,
     tune_on_pool,
     tune_strength,
+    tuned_metadata,
+    tuning_target,
 )
 from tests.tiny_data import face_like, tiny_model_config
 
@@ -150,6 +152,32 @@ def test_paper_edit_moves_along_the_classifier_edit_direction(trained):
     assert (cosine(metric.edit_direction) > 0.999).all()
     assert (cosine(metric.weight) < 0.9).all()
     assert (metric.probability(latents + moved.reshape(latents.shape)) > 0.5).float().mean() >= 0.9
+
+
+def test_a_local_edit_moves_only_the_attribute_region(trained):
+    model, latents, classifier = trained
+    region = torch.zeros(latents.shape[1:])
+    region[:, 0] = 1  # the top row of latent cells
+    local = replace(classifier, region=region.flatten(), metadata={**classifier.metadata, "region": {"offset": 0.0}})
+    settings = ManipulationSettings(strength=2.0, alpha=1.0, local=True)  # alpha 1: no diffusion correction
+    moved = (manipulate(model, latents, [(local, True)], settings) - latents).flatten(1)
+    inside = region.flatten() == 1
+    assert float(moved[:, ~inside].abs().max()) == 0.0 and float(moved[:, inside].abs().max()) > 0.1
+    whole = (manipulate(model, latents, [(local, True)], replace(settings, local=False)) - latents).flatten(1)
+    assert float(whole[:, ~inside].abs().max()) > 0.1
+    # tuning a local edit scores the part of the logit it can move
+    edited = manipulate(model, latents[:8], [(local, True)], replace(settings, strength=4.0))
+    target = tuning_target(local, edited, local=True)
+    assert target == pytest.approx(float(local.edit_logit(edited, True).median()))
+    strength, reached = tune_strength(model, local, latents[:8], target, replace(settings, local=True))
+    assert reached >= target or strength == STRENGTH_GRID[-1]
+    recorded = tuned_metadata(settings, 1.0, (strength, reached, 8), (1.0, None, 0), targets=(target, 0.0),
+                              local=(True, False))
+    assert recorded["defaults"]["local"] and not recorded["remove_defaults"]["local"]
+    assert recorded["tuning"]["targets"] == [round(target, 3), 0.0]
+    tuned = replace(local, metadata={**local.metadata, **recorded})
+    assert default_settings([(tuned, True)]).local and not default_settings([(tuned, False)]).local
+    assert not default_settings([(tuned, True), (tuned, False)]).local  # local only when every condition is
 
 
 def test_fast_and_uncorrected_modes_reach_the_target(trained):

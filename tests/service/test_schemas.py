@@ -57,3 +57,16 @@ def test_an_older_record_with_neither_and_a_training_one():
 def test_the_shown_fields_are_in_the_json():
     shown = AttributeView.of(record(ALIGNED)).model_dump(mode="json")
     assert shown["examples"] == {"aligned": 85, "center_fallback": 12, "refused": 3} and shown["strength"] == 1.75
+
+
+def test_a_local_attribute_says_where_its_edits_act():
+    region = {"cells": 9, "of": 64, "threshold": 1.5, "offset": 0.1}
+    view = AttributeView.of(record({"positives": 50, "negatives": 50, "region": region}))
+    assert view.description == ("defined from 50 faces that have it and 50 that do not; edits only where its examples "
+                                "differ (9 of the face's 64 latent cells)")
+    adding_whole = {"positives": 50, "negatives": 50, "region": region, "defaults": {"local": False},
+                    "remove_defaults": {"local": True}}
+    assert AttributeView.of(record(adding_whole)).description.endswith(
+        "; removing it edits only where its examples differ (9 of the face's 64 latent cells)")
+    neither = {**adding_whole, "remove_defaults": {"local": False}}
+    assert AttributeView.of(record(neither)).description == "defined from 50 faces that have it and 50 that do not"
