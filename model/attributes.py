@@ -3,7 +3,8 @@
 Both kinds are linear in the flattened latent, so one fits 100 examples in milliseconds and its gradient,
 used by manipulation, is a fixed direction scaled by how unsure the classifier is. Fitted with the model's latent
 covariance Sigma (from the unlabeled pool), a classifier also carries an edit direction: Sigma w, or for binary
-classifiers given the pool itself, the difference of the pool's class means under the classifier.
+classifiers given the pool itself, the difference of the pool's class means under the classifier; and, given the
+pool, its region: the latent cells where that direction is strong, which local edits keep to (edit_region).
 
 - binary: L2-regularised logistic regression from positives and negatives, strength picked by 5-fold CV.
 - pu: positive-unlabeled learning. Elkan and Noto (2008): a classifier g(z) = p(labeled | z) and k = E[g | positive]
@@ -370,9 +371,9 @@ def fit_binary(
 
     `covariance` (of the model's latents, see latent_covariance) sets the edit direction Sigma w, or, with the
     unlabeled `pool` it was computed from, the pool's class-mean difference (pool_class_difference); either keeps
-    the readouts in `held` (e.g. skin_readout) unchanged. `mirrors` are the
-    latents of the same positive and negative images flipped left-right, in the same order: face attributes do
-    not change in a mirror, so they double the examples for free (they are held out with their originals in CV).
+    the readouts in `held` (e.g. skin_readout) unchanged; with the pool it also gets its edit region (edit_region).
+    `mirrors` are the latents of the same positive and negative images flipped left-right, in the same order: face
+    attributes do not change in a mirror, so they double the examples for free (held out with their originals in CV).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 2, "positive")
