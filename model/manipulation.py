@@ -266,6 +266,7 @@ def edit_images(
 
 
 STRENGTH_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+LOCAL_MARGIN = 0.25  # logits by which a region alone must place an attribute's typical example (see edit_plan)
 
 
 @torch.no_grad()
@@ -280,7 +281,7 @@ def tune_strength(
 ) -> tuple[float, float]:
     """Smallest strength of STRENGTH_GRID at which `latents` (faces not yet in the `target` state), edited towards
     it in `mode`, score like the attribute's own typical example: the median of their logit (negated when removing)
-    reaches `typical_logit`, the positives' median (`tuning_target`). Returns the strength and the median reached.
+    reaches `typical_logit` (`edit_plan`: the positives' median). Returns the strength and the median reached.
     A local edit (`base.local`, paper mode) is scored by `AttributeClassifier.edit_logit`, the part it can move.
 
     A fixed probability target over- or under-edits depending on how confident a 100-shot classifier happens to
@@ -309,10 +310,23 @@ def tune_strength(
     return STRENGTH_GRID[low], reach(low)
 
 
-def tuning_target(classifier: AttributeClassifier, positives: torch.Tensor, local: bool) -> float:
-    """The score `tune_strength` asks edited latents to reach: the median over the attribute's own positives of the
-    logit (the edit logit when the edit is local)."""
-    return float(classifier.edit_logit(positives, local).median())
+def edit_plan(
+    classifier: AttributeClassifier, positives: torch.Tensor, negatives: torch.Tensor
+) -> tuple[tuple[bool, bool], tuple[float, float]]:
+    """Per direction (adding, removing): whether its edits are local, and the score `tune_strength` asks edited
+    latents to reach. Adding aims at the positives' median logit, removing at the negatives' median, negated; a
+    direction is local when the attribute has a region and the region alone (`edit_logit`) puts that typical
+    example on its side by LOCAL_MARGIN, so that moving the region makes a face look like it. Added hair colour
+    fails this (blond's region scores its blond examples 0.01: new colour must cover hair beyond the region);
+    removed, it passes (-1.29 for the examples without it). No negatives: removal mirrors the positives' score."""
+    typical_examples = ((1.0, positives), (-1.0, negatives)) if len(negatives) else ((1.0, positives),) * 2
+    plan = []
+    for sign, examples in typical_examples:
+        local = classifier.region is not None and (
+            float((sign * classifier.edit_logit(examples, True)).median()) >= LOCAL_MARGIN
+        )
+        plan.append((local, float((sign * classifier.edit_logit(examples, local)).median())))
+    return (plan[0][0], plan[1][0]), (plan[0][1], plan[1][1])
 
 
 def tuned_metadata(
@@ -325,8 +339,8 @@ def tuned_metadata(
 ) -> dict:
     """An attribute's "defaults" (adding it), "remove_defaults" (removing it) and "tuning" record, from each
     direction's (strength, median score reached or None when not tuned, latents tuned on), the positives' median
-    logit `typical`, each direction's tuning target (`tuning_target`; `typical` when not given) and whether each
-    direction edits locally."""
+    logit `typical`, each direction's tuning target and whether it edits locally (`edit_plan`; `typical` and
+    local when not given)."""
 
     def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 3)
@@ -354,24 +368,29 @@ def tune_on_pool(
     mode: str = "paper",
     count: int = 8,  # latents edited per tried strength: 2-4 edits of 8 take ~0.5 s on one CPU thread
     seed: int = 0,
+    negatives: torch.Tensor | None = None,
 ) -> dict:
     """The metadata a freshly fitted attribute needs to edit like the built-ins (`tuned_metadata`), by
-    `tune_strength` in each direction on `count` unlabeled pool latents it scores on the other side. Only the paper
-    mode has a strength to tune; other modes get the default settings."""
+    `tune_strength` in each direction on `count` unlabeled pool latents it scores on the other side, towards the
+    targets of `edit_plan` (the attribute's `negatives`; for positives-only ones, the pool latents it scores
+    negative). Only the paper mode has a strength to tune; other modes get the default settings."""
     typical = float(classifier.logit(positives).median())
     base = ManipulationSettings()
-    target_logit = tuning_target(classifier, positives, base.local and mode == "paper")
     scores = classifier.logit(pool)
+    local, targets = edit_plan(classifier, positives, pool[scores < 0] if negatives is None else negatives)
     generator = torch.Generator().manual_seed(seed)
     directions = []
-    for target, sources in ((True, pool[scores < 0]), (False, pool[scores > 0])):
+    for target, sources, edit_locally, target_logit in zip(
+        (True, False), (pool[scores < 0], pool[scores > 0]), local, targets
+    ):
         if mode != "paper" or len(sources) == 0:
             directions.append((base.strength, None, 0))
             continue
         chosen = sources[torch.randperm(len(sources), generator=generator)[:count]].to(model.device)
-        directions.append((*tune_strength(model, classifier, chosen, target_logit, base, mode=mode, target=target),
+        settings = replace(base, local=edit_locally)
+        directions.append((*tune_strength(model, classifier, chosen, target_logit, settings, mode=mode, target=target),
                            len(chosen)))
-    metadata = tuned_metadata(base, typical, *directions, targets=(target_logit, target_logit))
+    metadata = tuned_metadata(base, typical, *directions, targets=targets, local=local)
     metadata["tuning"]["mode"] = mode
     return metadata
 

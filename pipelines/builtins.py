@@ -30,7 +30,7 @@ from model.checkpoint import load_model, update_card
 from model.d2c import decode_all, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
-from model.manipulation import ManipulationSettings, tune_strength, tuned_metadata, tuning_target
+from model.manipulation import ManipulationSettings, edit_plan, tune_strength, tuned_metadata
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -40,9 +40,6 @@ BUILTINS = {
     "eyeglasses": "Eyeglasses",
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
-# (attribute, adding?) edited over the whole latent, not its region: new blond hair must cover all the hair, beyond
-# the cells a 100-shot direction concentrates on (200 train faces: oracle success 0.83 whole, 0.60 local)
-WHOLE_FACE = {("blond", True), ("blond_pu", True)}
 def build(
     checkpoint: str | Path,
     data: str | Path,
@@ -99,8 +96,9 @@ def build(
         # (removing)
         used = set(positive_ids + negative_ids)
         typical = float(classifier.logit(latents[is_positive]).median())
-        local = tuple((name, target) not in WHOLE_FACE for target in (True, False))
-        targets = tuple(tuning_target(classifier, latents[is_positive], edit_locally) for edit_locally in local)
+        # where each direction edits and the score it aims at: the examples' own (the pool's for positives only)
+        negatives = pool[classifier.logit(pool) < 0] if name in PU_BUILTINS else latents[~is_positive]
+        local, targets = edit_plan(classifier, latents[is_positive], negatives)
         directions = []
         for target, edit_locally, target_logit in zip((True, False), local, targets):
             candidates = [

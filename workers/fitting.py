@@ -70,6 +70,7 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
     """The fitted classifier and how its examples were framed: {"aligned", "center_fallback", "refused"}."""
     mirror = payload.mirror and bool(payload.negative)  # binary attributes only
     positives, positive_mirrors, counts = encode_examples(env, payload.positive, payload.crop, mirror)
+    negatives = None
     try:
         if not payload.negative:
             classifier = fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance(),
@@ -88,7 +89,8 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
             f"{error}: {counts[REFUSED]} of the {total} examples were refused (no face found in a photo larger than "
             f"a close-up); send photos with a clear frontal face, or crop=center to use them as they are") from error
     if env.has_pool:  # the built-ins' strength rule, so strength 1 means "as strong as its own examples"
-        classifier.metadata.update(tune_on_pool(env.model, classifier, positives.to(env.model.device),
-                                                env.unlabeled_pool().to(env.model.device),
-                                                mode=env.settings.manipulation_mode))
+        device = env.model.device
+        classifier.metadata.update(tune_on_pool(
+            env.model, classifier, positives.to(device), env.unlabeled_pool().to(device),
+            mode=env.settings.manipulation_mode, negatives=None if negatives is None else negatives.to(device)))
     return classifier, {key: counts[key] for key in (ALIGNED, FALLBACK, REFUSED)}

@@ -6,19 +6,20 @@ import torch
 from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
 from model.manipulation import (
+    LOCAL_MARGIN,
     STRENGTH_GRID,
     ManipulationSettings,
     NoSampleAccepted,
     already_satisfied,
     default_settings,
     edit_images,
+    edit_plan,
     generate,
     manipulate,
     rejection_sample,
     tune_on_pool,
     tune_strength,
     tuned_metadata,
-    tuning_target,
 )
 from tests.tiny_data import face_like, tiny_model_config
 
@@ -165,10 +166,22 @@ def test_a_local_edit_moves_only_the_attribute_region(trained):
     assert float(moved[:, ~inside].abs().max()) == 0.0 and float(moved[:, inside].abs().max()) > 0.1
     whole = (manipulate(model, latents, [(local, True)], replace(settings, local=False)) - latents).flatten(1)
     assert float(whole[:, ~inside].abs().max()) > 0.1
+    # each direction is local where the region alone places the typical example, and aims at its edit logit
+    positives = manipulate(model, latents[:8], [(local, True)], replace(settings, strength=4.0))
+    inside_score = lambda z: float((z.flatten(1) @ (classifier.weight * region.flatten())).median())
+    centre = -(inside_score(positives) + inside_score(latents[:8])) / 2 - classifier.bias  # region's own boundary
+    local = replace(local, metadata={**local.metadata, "region": {"offset": centre}})
+    (add_local, remove_local), (target, remove_target) = edit_plan(local, positives, latents[:8])
+    assert add_local and remove_local
+    assert target == pytest.approx(float(local.edit_logit(positives, True).median())) and target >= LOCAL_MARGIN
+    assert remove_target == pytest.approx(float((-local.edit_logit(latents[:8], True)).median()))
+    outside_wins = replace(local, metadata={**local.metadata, "region": {"offset": -100.0}})  # as hair colour added
+    (add_local, remove_local), (add_target, _) = edit_plan(outside_wins, positives, latents[:8])
+    assert not add_local and remove_local and add_target == pytest.approx(float(local.logit(positives).median()))
+    assert edit_plan(classifier, positives, latents[:8])[0] == (False, False)  # no region: whole latent
+    positives_only = edit_plan(local, positives, latents[:0])
+    assert positives_only[1][1] == pytest.approx(positives_only[1][0])  # removal mirrors the positives
     # tuning a local edit scores the part of the logit it can move
-    edited = manipulate(model, latents[:8], [(local, True)], replace(settings, strength=4.0))
-    target = tuning_target(local, edited, local=True)
-    assert target == pytest.approx(float(local.edit_logit(edited, True).median()))
     strength, reached = tune_strength(model, local, latents[:8], target, replace(settings, local=True))
     assert reached >= target or strength == STRENGTH_GRID[-1]
     recorded = tuned_metadata(settings, 1.0, (strength, reached, 8), (1.0, None, 0), targets=(target, 0.0),
