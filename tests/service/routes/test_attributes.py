@@ -41,6 +41,9 @@ def test_binary_attribute_trains_and_can_be_used(client, redis):
     assert info["tuning"]["images"] > 0 and info["tuning"]["positive_median_logit"] > 0
     assert record["strength"] == info["defaults"]["strength"] > 0
     assert record["remove_strength"] == info["remove_defaults"]["strength"] > 0
+    # its region, and per direction whether edits keep to it and the score they aim at (removal: the negatives')
+    assert 1 <= info["region"]["cells"] <= info["region"]["of"] and len(info["tuning"]["targets"]) == 2
+    assert {type(info["defaults"]["local"]), type(info["remove_defaults"]["local"])} == {bool}
     edit = client.post("/manipulate", params={"attr": "-freckles", "crop": "none", "wait": 60},
                        files={"image": ("p.png", png(seed=2), "image/png")})
     assert edit.status_code == 200, edit.text
