@@ -48,6 +48,8 @@ DIRECTIONS = {"add": True, "remove": False}
 CURVE = (0.5, 1.0, 2.0)  # strength multipliers on the tuned defaults
 USER_ATTRIBUTES = ("Wavy_Hair", "Mustache", "Rosy_Cheeks")  # CelebA labels that are not built-ins
 POSITIVES_ONLY = ("Wavy_Hair",)  # also defined from 100 positives and no negatives (PU)
+# what a definition through POST /attributes recorded that the report keeps: fit, framing, tuning, where edits act
+DEFINITION_KEYS = ("cv_accuracy", "examples", "tuning", "region", "defaults", "remove_defaults")
 IDENTITY_UPSCALE = 4  # dlib's detector and embedding want faces larger than 64 px
 
 
@@ -176,7 +178,7 @@ def user_attributes(model, oracle, names, test, args, judge, grids) -> dict:
             classifier = fitted_classifier(redis_url, name)
             label = column if negatives else f"{column} (positives only)"
             report[label] = {
-                "definition": {key: record["metadata"].get(key) for key in ("cv_accuracy", "examples", "tuning")}
+                "definition": {key: record["metadata"].get(key) for key in DEFINITION_KEYS}
                 | {"define_to_ready_seconds": record["define_to_ready_seconds"]},
                 **evaluate_attribute(model, oracle, names, test, classifier, column, args, judge, grids),
             }
