@@ -379,12 +379,11 @@ def tune_on_pool(
     typical = float(classifier.logit(positives).median())
     base = ManipulationSettings()
     scores = classifier.logit(pool)
-    local, targets = edit_plan(classifier, positives, pool[scores < 0] if negatives is None else negatives)
+    lacking, having = pool[scores < 0], pool[scores > 0]
+    local, targets = edit_plan(classifier, positives, lacking if negatives is None else negatives)
     generator = torch.Generator().manual_seed(seed)
     directions = []
-    for target, sources, edit_locally, target_logit in zip(
-        (True, False), (pool[scores < 0], pool[scores > 0]), local, targets
-    ):
+    for target, sources, edit_locally, target_logit in zip((True, False), (lacking, having), local, targets):
         if mode != "paper" or len(sources) == 0:
             directions.append((base.strength, None, 0))
             continue
