@@ -40,6 +40,10 @@ READOUT_RIDGE = 10.0  # ridge on the latent -> skin colour regression (latents h
 # a latent cell is in an attribute's edit region when its share of the edit direction, in units of the pool's spread,
 # is at least this many times the mean cell's (eyeglasses added: 0.23 -> 0.90 success on 200 test faces; see README)
 REGION_THRESHOLD = 1.5
+# a local edit's decoded change is kept to its region's pixels, grown and feathered by these shares of the frame
+# (4 and 3 px at 64; see region_footprint)
+FOOTPRINT_GROW = 1 / 16
+FOOTPRINT_FEATHER = 3 / 64
 
 
 class AttributeDefinitionError(ValueError):
@@ -327,6 +331,24 @@ def edit_region(
     region = cells.expand(latent_shape).flatten().float()
     offset = float((weight * (1 - region)) @ flat.mean(dim=0))
     return region, {"cells": int(cells.sum()), "of": cells.numel(), "threshold": threshold, "offset": round(offset, 6)}
+
+
+def region_footprint(region: torch.Tensor, latent_shape: tuple[int, ...], resolution: int) -> torch.Tensor:
+    """(resolution, resolution) weights in [0, 1]: the pixels a region's latent cells (edit_region) stand for, grown
+    by FOOTPRINT_GROW and feathered by FOOTPRINT_FEATHER (shares of the frame), so a local edit's decoded change
+    can be kept to them. The decoder spreads a cell's change over its neighbours' pixels too; outside the region
+    that spread is what made earrings, chins and the background move when glasses were drawn."""
+    cells = region.reshape(latent_shape)[0].float()[None, None]
+    footprint = F.interpolate(cells, size=(resolution, resolution), mode="nearest")
+    grow = max(1, round(FOOTPRINT_GROW * resolution))
+    footprint = F.max_pool2d(footprint, 2 * grow + 1, stride=1, padding=grow)
+    sigma = FOOTPRINT_FEATHER * resolution
+    radius = math.ceil(3 * sigma)
+    kernel = torch.exp(-torch.arange(-radius, radius + 1).float().pow(2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    footprint = F.conv2d(F.pad(footprint, (radius, radius, 0, 0), mode="replicate"), kernel.reshape(1, 1, 1, -1))
+    footprint = F.conv2d(F.pad(footprint, (0, 0, radius, radius), mode="replicate"), kernel.reshape(1, 1, -1, 1))
+    return footprint[0, 0].clamp(0, 1)
 
 
 def skin_readout(decoded: torch.Tensor, latents: torch.Tensor, ridge: float = READOUT_RIDGE) -> torch.Tensor:

@@ -1,7 +1,11 @@
+import math
+
 import pytest
 import torch
 
 from model.attributes import (
+    FOOTPRINT_FEATHER,
+    FOOTPRINT_GROW,
     AttributeClassifier,
     AttributeDefinitionError,
     check_name,
@@ -11,6 +15,7 @@ from model.attributes import (
     load_skin_readout,
     pool_class_difference,
     pool_prevalence,
+    region_footprint,
     save_skin_readout,
     skin_readout,
 )
@@ -172,6 +177,19 @@ def test_the_edit_region_is_the_cells_where_the_attribute_lives(tmp_path):
     flat = fit_binary("flat", positives.flatten(1), negatives.flatten(1), pool=pool.flatten(1))
     assert flat.region is None and "region" not in flat.metadata
     assert torch.equal(flat.direction_for(True), flat.edit_direction)
+
+
+def test_a_region_footprint_covers_its_cells_pixels_and_fades_to_zero_beyond():
+    region = torch.zeros(16, 8, 8)
+    region[:, 0] = 1  # the top row of cells: pixel rows 0-7 of a 64-pixel frame
+    footprint = region_footprint(region.flatten(), (16, 8, 8), 64)
+    assert footprint.shape == (64, 64)
+    assert float(footprint[:5].min()) > 0.99  # the cells' own pixels, away from the feathered edge
+    grown, feather = round(FOOTPRINT_GROW * 64), FOOTPRINT_FEATHER * 64
+    assert float(footprint[8 + grown + math.ceil(3 * feather):].max()) == 0.0  # nothing past the grown, feathered edge
+    rows = footprint[:, 32]
+    assert (rows[1:] <= rows[:-1] + 1e-6).all() and 0.1 < float(rows[8 + grown]) < 0.9  # falls off smoothly
+    assert torch.allclose(footprint, footprint.flip(1))  # a full row of cells: the same in every column
 
 
 def test_held_readouts_stay_constant_along_the_edit_direction(tmp_path):

@@ -12,6 +12,7 @@ from model.manipulation import (
     NoSampleAccepted,
     already_satisfied,
     default_settings,
+    edit_footprint,
     edit_images,
     edit_plan,
     generate,
@@ -191,6 +192,27 @@ def test_a_local_edit_moves_only_the_attribute_region(trained):
     tuned = replace(local, metadata={**local.metadata, **recorded})
     assert default_settings([(tuned, True)]).local and not default_settings([(tuned, False)]).local
     assert not default_settings([(tuned, True), (tuned, False)]).local  # local only when every condition is
+
+
+def test_a_local_edit_changes_only_the_pixels_of_its_region(trained):
+    model, latents, classifier = trained
+    region = torch.zeros(latents.shape[1:])
+    region[:, 0] = 1  # the top row of latent cells
+    local = replace(classifier, region=region.flatten(), metadata={**classifier.metadata, "region": {"offset": 0.0}})
+    images = model.decode(latents[:4])
+    settings = ManipulationSettings(strength=4.0, alpha=1.0, local=True)
+    before, after, _ = edit_images(model, images, [(local, True)], settings)
+    footprint = edit_footprint([(local, True)], settings, "paper", images.shape[-1])
+    outside = footprint == 0
+    assert outside.any() and float((after - before)[..., outside].abs().max()) == 0.0
+    assert float((after - before)[..., footprint > 0.99].abs().max()) > 0.01
+    # the decoder spreads the region's change beyond its pixels: without the footprint it reaches them
+    unmasked = model.decode(manipulate(model, model.encode(images), [(local, True)], settings))
+    assert float((unmasked - before)[..., outside].abs().max()) > 0.01
+    # whole-latent edits, other modes and attributes without a region may change the whole frame
+    assert edit_footprint([(local, True)], replace(settings, local=False), "paper", 32) is None
+    assert edit_footprint([(local, True)], settings, "fast", 32) is None
+    assert edit_footprint([(local, True), (classifier, False)], settings, "paper", 32) is None
 
 
 def test_fast_and_uncorrected_modes_reach_the_target(trained):
