@@ -255,9 +255,9 @@ def edit_images(
     """Images in [0, 1] -> (their reconstructions, their edits, kept): encode, manipulate, decode.
 
     `kept[i]` is True where image i already met every condition with margin (`already_satisfied`); its edit is
-    its reconstruction, so the delivered photo + edit - reconstruction is the photo itself. A local edit's decoded
-    change is kept to its regions' pixels (`edit_footprint`). The service delivers
-    photo + edit - reconstruction, so detail the autoencoder cannot reproduce is kept.
+    its reconstruction, so the delivered photo + edit - reconstruction is the photo itself. The service delivers
+    photo + edit - reconstruction, so detail the autoencoder cannot reproduce is kept. A local edit's decoded change
+    is kept to its regions' pixels (`edit_footprint`).
     """
     latents = model.encode(images.to(model.device))
     kept = already_satisfied(latents, conditions)
