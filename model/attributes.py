@@ -25,6 +25,7 @@ from safetensors.torch import load, save
 from torch.nn import functional as F
 
 from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE, SKIN_READOUT_FILE
+from model.teacher import DISTILL_L2, TeacherFeatures
 
 NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
@@ -379,6 +380,16 @@ def load_skin_readout(checkpoint: str | Path) -> torch.Tensor | None:
     return load_file(str(path))["readout"] if path.is_file() else None
 
 
+def distill(teacher_logits: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """A logistic r(c|z), linear in the latent, fitted to a teacher's probabilities on the unlabeled pool (soft
+    labels, classes balanced, L2 DISTILL_L2). Returns (weight, bias, share of the pool where both agree)."""
+    flat = pool.flatten(1).float().cpu()
+    soft = torch.sigmoid(teacher_logits.float().cpu())
+    weight, bias = _logistic(flat, soft, DISTILL_L2, balanced=True)
+    agreement = float(((flat @ weight + bias > 0) == (soft > 0.5)).float().mean())
+    return weight, bias, agreement
+
+
 def fit_binary(
     name: str,
     positive_latents: torch.Tensor,
@@ -388,6 +399,7 @@ def fit_binary(
     mirrors: tuple[torch.Tensor, torch.Tensor] | None = None,
     held: torch.Tensor | None = None,
     pool: torch.Tensor | None = None,
+    teacher: TeacherFeatures | None = None,
 ) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
@@ -396,8 +408,12 @@ def fit_binary(
     the readouts in `held` (e.g. skin_readout) unchanged; with the pool it also gets its edit region (edit_region).
     `mirrors` are the latents of the same positive and negative images flipped left-right, in the same order: face
     attributes do not change in a mirror, so they double the examples for free (held out with their originals in CV).
+    With a `teacher` (the checkpoint's head features, model/teacher.py) and the pool, the regression is fitted on
+    the teacher's features and then distilled into a linear r(c|z) on the pool's soft labels (`distill`).
     """
     started = time.perf_counter()
+    if teacher is not None and pool is None:
+        raise AttributeDefinitionError("a teacher needs the unlabeled pool to be distilled on")
     _prepare(name, positive_latents, 2, "positive")
     _prepare(name, negative_latents, 2, "negative")
     if positive_latents.shape[1:] != negative_latents.shape[1:]:
@@ -416,9 +432,16 @@ def fit_binary(
     folds = _folds(
         len(labels), min(5, int(min(len(positive_latents), len(negative_latents)))), torch.Generator().manual_seed(seed)
     )
+    if teacher is not None:
+        features = teacher(features)
+        mirror_features = None if mirror_features is None else teacher(mirror_features)
     scored = _cv_balanced_accuracy(features, labels, folds, mirror_features)
     best_l2 = max(scored, key=lambda l2: (scored[l2], l2))
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
+    distilled = {}
+    if teacher is not None:
+        weight, bias, agreement = distill(teacher(pool) @ weight + bias, pool)
+        distilled = {"teacher": {"l2": best_l2, "student_l2": DISTILL_L2, "pool_agreement": round(agreement, 4)}}
     difference = None if pool is None else pool_class_difference(weight, bias, pool)
     direction, metric = _direction(weight, covariance, held, difference)
     shape = tuple(positive_latents.shape[1:])
@@ -431,6 +454,7 @@ def fit_binary(
         "cv_accuracy": round(scored[best_l2], 4),
         "l2": best_l2,
         "edit_metric": metric,
+        **distilled,
         **({"region": region_info} if region is not None else {}),
         "fit_seconds": round(time.perf_counter() - started, 3),
     }

@@ -19,6 +19,7 @@ WEIGHTS, CONFIG, CARD_JSON = "model.safetensors", "config.json", "card.json"
 ATTRIBUTES_DIR = "attributes"  # built-in attribute classifiers, <name>.json + <name>.safetensors
 POOL_FILE = "unlabeled_latents.safetensors"  # the unlabeled latent pool PU attributes and edit directions use
 SKIN_READOUT_FILE = "skin_readout.safetensors"  # linear readout of the decoded skin colour, held fixed by edits
+HEAD_FILE = "teacher_head.safetensors"  # the MoCo head's first layer: the few-shot teacher (model/teacher.py)
 ONNX_DIR = "onnx"  # {encoder,decoder,denoiser}.onnx
 FORMAT = "d2c-checkpoint/1"
 

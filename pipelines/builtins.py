@@ -27,10 +27,11 @@ from model.attributes import (
     skin_readout,
 )
 from model.checkpoint import load_model, update_card
-from model.d2c import decode_all, encode_all
+from model.d2c import D2C, decode_all, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, edit_plan, tune_strength, tuned_metadata
+from model.teacher import load_teacher
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -40,6 +41,17 @@ BUILTINS = {
     "eyeglasses": "Eyeglasses",
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
+
+
+def encode_pool(model: D2C, data: str | Path, size: int = 3000, generator: torch.Generator | None = None):
+    """The unlabeled pool: the latents of `size` random train-split images (in the dataset's order); the default
+    generator (seed 0) draws the pool `build` ships."""
+    generator = generator or torch.Generator().manual_seed(0)
+    labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
+    ids = {labels.ids[int(i)] for i in torch.randperm(len(labels), generator=generator)[:size]}
+    return encode_all(model, load_dataset(data, split="train", resolution=model.config.resolution, ids=ids).images)
+
+
 def build(
     checkpoint: str | Path,
     data: str | Path,
@@ -53,11 +65,9 @@ def build(
     labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     generator = torch.Generator().manual_seed(seed)
     # 1. the unlabeled pool: random train images, encoded once
-    pool_ids = [labels.ids[int(i)] for i in torch.randperm(len(labels), generator=generator)[:pool_size]]
-    pool = encode_all(
-        model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(pool_ids)).images
-    )
+    pool = encode_pool(model, data, pool_size, generator)
     save_unlabeled_pool(checkpoint, pool)
+    teacher = load_teacher(checkpoint, pool)  # None for a checkpoint without the MoCo head: plain fits
     covariance = latent_covariance(pool)  # edit directions Sigma w (see AttributeClassifier.edit_direction)
     # edits hold the decoded skin colour (measured: blond's cheek shift fell from 17 to 7 of 255 levels)
     readout_latents = pool[:readout_size]
@@ -91,6 +101,7 @@ def build(
                 held=held,
                 mirrors=(mirrors[is_positive], mirrors[~is_positive]),
                 pool=pool,
+                teacher=teacher,
             )
         # 3. defaults tuned on other train images: those that lack the attribute (adding), those that have it
         # (removing)

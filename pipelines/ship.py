@@ -24,11 +24,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.checkpoint import load_config, read_card, update_card
+from model.checkpoint import HEAD_FILE, load_config, read_card, update_card
 from model.training.longrun import ROOT, RunSettings
 from pipelines.evaluate import evaluate
 
-SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png")
+SHIPPED_FILES = (
+    "model.safetensors", HEAD_FILE, "config.json", "card.json", "card.md", "samples.png",
+    "reconstructions.png",
+)
 LAST_SHIP = "last_ship.json"  # in the run's directory: the latest decision with both checkpoints' figures
 CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
 

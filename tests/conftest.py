@@ -13,6 +13,8 @@ from contract.settings import Settings
 from model.attributes import fit_binary, fit_pu, save_skin_readout, save_unlabeled_pool
 from model.checkpoint import save_model
 from model.d2c import D2C
+from model.networks import ProjectionHead
+from model.teacher import save_head
 from service.main import create_app
 from tests.deployment import TINY, embedded_redis, make_settings, start_worker, stop_worker
 from tests.tiny_data import tiny_model_config, write_celeba64
@@ -20,7 +22,8 @@ from tests.tiny_data import tiny_model_config, write_celeba64
 
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory) -> Path:
-    """Random tiny weights, two built-in attributes, an unlabeled pool and a skin readout, like a shipped checkpoint."""
+    """Random tiny weights, two built-in attributes, an unlabeled pool, a skin readout and a teacher head, like a
+    shipped checkpoint."""
     directory = tmp_path_factory.mktemp("checkpoint")
     torch.manual_seed(0)
     model = D2C(TINY)
@@ -29,6 +32,7 @@ def checkpoint(tmp_path_factory) -> Path:
     pool = torch.randn(64, *TINY.latent_shape, generator=generator)
     save_unlabeled_pool(directory, pool)
     save_skin_readout(directory, torch.randn(3, pool[0].numel(), generator=generator))
+    save_head(directory, ProjectionHead(TINY).state_dict())
     positives, negatives = pool[:16] + 0.5, pool[16:32] - 0.5
     fit_binary("smiling", positives, negatives).save(directory / "attributes")
     fit_pu("blond_pu", positives, pool[32:]).save(directory / "attributes")

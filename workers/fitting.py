@@ -80,7 +80,8 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
             counts += negative_counts
             classifier = fit_binary(payload.name, positives, negatives, covariance=env.latent_covariance(),
                                     mirrors=(positive_mirrors, negative_mirrors) if mirror else None,
-                                    held=env.skin_readout, pool=env.unlabeled_pool() if env.has_pool else None)
+                                    held=env.skin_readout, pool=env.unlabeled_pool() if env.has_pool else None,
+                                    teacher=env.teacher())
     except AttributeDefinitionError as error:
         if not counts[REFUSED]:
             raise

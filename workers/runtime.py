@@ -25,6 +25,7 @@ from model.attributes import (
     load_unlabeled_pool,
 )
 from model.checkpoint import POOL_FILE, load_model
+from model.teacher import TeacherFeatures, load_teacher
 from workers.errors import JobInputError
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Runtime:
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
         self._covariance: torch.Tensor | None = None
+        self._teacher: TeacherFeatures | None = None
         self.skin_readout = load_skin_readout(settings.checkpoint)  # None: the checkpoint ships none
         for name in attributes.names(redis):
             if name not in self.builtins:
@@ -120,6 +122,12 @@ class Runtime:
         if self._covariance is None and self.has_pool:
             self._covariance = latent_covariance(self.unlabeled_pool())
         return self._covariance
+
+    def teacher(self) -> TeacherFeatures | None:
+        """The checkpoint's teacher features for binary fits (model/teacher.py); None without a head or a pool."""
+        if self._teacher is None and self.has_pool:
+            self._teacher = load_teacher(self.settings.checkpoint, self.unlabeled_pool())
+        return self._teacher
 
 
 def unavailable(redis: Redis, name: str) -> JobInputError:

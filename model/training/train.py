@@ -26,6 +26,7 @@ from model.checkpoint import WEIGHTS, load_config, read_card, save_model, update
 from model.config import TrainConfig, to_dict
 from model.data import FaceDataset
 from model.images import save_grid
+from model.teacher import save_head
 from model.training.step import Trainer, build_trainer
 
 STATE = "train_state.pt"
@@ -121,6 +122,7 @@ def save_checkpoint(
     torch.save(state, out / (STATE + ".partial"))
     os.replace(out / (STATE + ".partial"), out / STATE)
     save_model(out, ema)
+    save_head(out, trainer.head.state_dict())
     generator = torch.Generator(device=options.device).manual_seed(0)
     preview = dataset.float_images(slice(0, 8)).to(options.device)
     save_grid(ema.decode(ema.sample(32, steps=50, generator=generator)), out / "samples.png")

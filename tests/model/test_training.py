@@ -67,6 +67,7 @@ def test_training_writes_a_complete_checkpoint(tmp_path, celeba64_dir):
     run_training(celeba64_dir, out, tiny_train_config_file(tmp_path), "--set", "max_steps=2")
     for name in (
         "model.safetensors",
+        "teacher_head.safetensors",
         "config.json",
         "card.json",
         "card.md",

@@ -1,6 +1,8 @@
 import torch
 
 from model.checkpoint import save_model
+from model.networks import ProjectionHead
+from model.teacher import save_head
 from pipelines.evaluate import balanced_accuracy, evaluate
 
 
@@ -33,6 +35,14 @@ def test_evaluate_reports_reconstruction_probe_and_writes_the_prior_hole_grid(tm
     assert abs(sum(metrics["probe"].values()) / 2 - metrics["probe_mean"]) < 1e-3
     assert metrics["recon_psnr_se"] > 0
     assert (tmp_path / "grids" / "prior_vs_gaussian.png").stat().st_size > 0
+    assert metrics["probe_teacher"] is False
+
+
+def test_the_probe_fits_with_the_checkpoints_teacher_when_it_ships_one(tmp_path, tiny_model, celeba64_dir):
+    save_model(tmp_path / "ckpt", tiny_model)
+    save_head(tmp_path / "ckpt", ProjectionHead(tiny_model.config).state_dict())
+    metrics = evaluate(tmp_path / "ckpt", celeba64_dir, probe_attributes=("Male",), shots=3, probe_draws=1)
+    assert metrics["probe_teacher"] is True and 0 <= metrics["probe"]["Male"] <= 1
 
 
 def test_generation_metrics_put_the_floor_below_untrained_samples(tiny_model, celeba64_dir):

@@ -39,7 +39,7 @@ class Encoder:
 def env() -> Env:
     env = Env()
     env.faces, env.model = MarkedFaces(), Encoder()
-    env.latent_covariance = lambda: None
+    env.latent_covariance = env.teacher = lambda: None
     env.skin_readout, env.has_pool = None, False  # no pool: no strength tuning
     return env
 
