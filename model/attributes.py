@@ -469,6 +469,7 @@ def fit_pu(
     seed: int = 0,
     covariance: torch.Tensor | None = None,
     held: torch.Tensor | None = None,
+    teacher: TeacherFeatures | None = None,
 ) -> AttributeClassifier:
     """PU classifier from positives and an unlabeled pool, by Elkan and Noto's (2008) weighting.
 
@@ -480,7 +481,8 @@ def fit_pu(
     Unlike the unbiased PU risk (du Plessis et al. 2015), whose linear term on the positives rewards ever larger
     scores (blond's positives reached a median logit of 74, beyond any edit), this stays a calibrated logistic
     model like the binary one. The pool is a sample of the model's latents, so its covariance sets the edit
-    direction Sigma w; pass `covariance` when it is already computed (latent_covariance of this pool).
+    direction Sigma w; pass `covariance` when it is already computed (latent_covariance of this pool). With a
+    `teacher`, steps 1-3 run on its features and r is distilled into a linear r(c|z) on the pool (4., `distill`).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
@@ -489,25 +491,32 @@ def fit_pu(
         raise AttributeDefinitionError("positive latents do not match the unlabeled pool's latent shape")
     positive = positive_latents.flatten(1).float().cpu()
     unlabeled = unlabeled_latents.flatten(1).float().cpu()
+    # steps 1-3 run on the teacher's features when there is one; step 4 brings r back to the latent
+    taught = teacher is not None
+    positive_x, unlabeled_x = (teacher(positive), teacher(unlabeled)) if taught else (positive, unlabeled)
     positive_folds = _folds(len(positive), 5, torch.Generator().manual_seed(seed))
     # 1-2. the five fold models of g and the full one are fitted together
-    features = torch.cat([positive, unlabeled])
+    features = torch.cat([positive_x, unlabeled_x])
     labels = torch.cat([torch.ones(len(positive)), torch.zeros(len(unlabeled))])
     masks = torch.ones(len(positive_folds) + 1, len(labels))
     for row, held_out in enumerate(positive_folds):
         masks[row, held_out] = 0
     weights, biases = _logistic_many(features, labels, masks, torch.full((len(masks),), LABELING_L2), balanced=False)
-    held_scores = torch.cat(
-        [torch.sigmoid(positive[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(positive_folds)]
-    )
+    held_scores = torch.cat([
+        torch.sigmoid(positive_x[held_out] @ weights[row] + biases[row]) for row, held_out in enumerate(positive_folds)
+    ])
     k = float(held_scores.mean().clamp(1e-4, 1 - 1e-4))
     # 3. (1 - k) / k * g / (1 - g) = exp(logit g + log((1 - k) / k))
-    positive_share = (unlabeled @ weights[-1] + biases[-1] + math.log((1 - k) / k)).exp().clamp(max=1.0)
-    rows = torch.cat([positive, unlabeled, unlabeled])
+    positive_share = (unlabeled_x @ weights[-1] + biases[-1] + math.log((1 - k) / k)).exp().clamp(max=1.0)
+    rows = torch.cat([positive_x, unlabeled_x, unlabeled_x])
     row_labels = torch.cat([torch.ones(len(positive) + len(unlabeled)), torch.zeros(len(unlabeled))])
     row_weights = torch.cat([torch.ones(len(positive)), positive_share, 1 - positive_share])
     weight, bias = _logistic_many(rows, row_labels, row_weights[None], torch.tensor([l2]), balanced=True)
     weight, bias = weight[0], float(bias[0])
+    distilled = {}
+    if taught:  # 4. the teacher's r, distilled into a linear r(c|z) on the pool
+        weight, bias, agreement = distill(unlabeled_x @ weight + bias, unlabeled)
+        distilled = {"teacher": {"l2": l2, "student_l2": DISTILL_L2, "pool_agreement": round(agreement, 4)}}
     recall = float(((positive @ weight + bias) > 0).float().mean())
     direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance, held)
     shape = tuple(positive_latents.shape[1:])
@@ -522,6 +531,7 @@ def fit_pu(
         "cv_accuracy": None,
         "l2": l2,
         "edit_metric": metric,
+        **distilled,
         **({"region": region_info} if region is not None else {}),
         "fit_seconds": round(time.perf_counter() - started, 3),
     }

@@ -90,7 +90,9 @@ def build(
         latents, mirrors = encode_all(model, examples.images), encode_all(model, examples.images.flip(-1))
         is_positive = torch.tensor([i in set(positive_ids) for i in examples.ids])
         if name in PU_BUILTINS:
-            classifier = fit_pu(name, latents[is_positive], pool, seed=seed, covariance=covariance, held=held)
+            classifier = fit_pu(
+                name, latents[is_positive], pool, seed=seed, covariance=covariance, held=held, teacher=teacher
+            )
         else:
             classifier = fit_binary(
                 name,

@@ -28,10 +28,8 @@ from model.checkpoint import HEAD_FILE, load_config, read_card, update_card
 from model.training.longrun import ROOT, RunSettings
 from pipelines.evaluate import evaluate
 
-SHIPPED_FILES = (
-    "model.safetensors", HEAD_FILE, "config.json", "card.json", "card.md", "samples.png",
-    "reconstructions.png",
-)
+SHIPPED_FILES = ("model.safetensors", "config.json", "card.json", "card.md", "samples.png", "reconstructions.png")
+OPTIONAL_FILES = (HEAD_FILE,)  # the few-shot teacher; runs checkpointed before it existed have none
 LAST_SHIP = "last_ship.json"  # in the run's directory: the latest decision with both checkpoints' figures
 CARRIED_SECTIONS = ("summary", "latent_choice", "latent_comparison")  # prose the run does not write
 
@@ -162,7 +160,7 @@ def ship(
     # 1. stage the run's checkpoint files
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for name in SHIPPED_FILES:
+    for name in SHIPPED_FILES + tuple(name for name in OPTIONAL_FILES if (run / name).is_file()):
         shutil.copy2(run / name, staging / name)
     # 2. stage two: the prior on frozen latents
     if prior_minutes > 0:

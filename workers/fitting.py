@@ -74,7 +74,7 @@ def fit_classifier(env: Runtime, payload: AttributePayload) -> tuple[AttributeCl
     try:
         if not payload.negative:
             classifier = fit_pu(payload.name, positives, env.unlabeled_pool(), covariance=env.latent_covariance(),
-                                held=env.skin_readout)
+                                held=env.skin_readout, teacher=env.teacher())
         else:
             negatives, negative_mirrors, negative_counts = encode_examples(env, payload.negative, payload.crop, mirror)
             counts += negative_counts

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from model.attributes import AttributeDefinitionError, distill, fit_binary
+from model.attributes import AttributeDefinitionError, distill, fit_binary, fit_pu
 from model.networks import ProjectionHead
 from model.teacher import HIDDEN_WEIGHT, TeacherFeatures, load_teacher, save_head
 from tests.tiny_data import tiny_model_config
@@ -79,3 +79,19 @@ def test_a_teacher_without_the_pool_is_a_clear_error():
     teacher = TeacherFeatures(weight, bias, 1.0)
     with pytest.raises(AttributeDefinitionError, match="pool"):
         fit_binary("taught", torch.randn(4, *SHAPE) + 1, torch.randn(4, *SHAPE), teacher=teacher)
+
+
+def test_a_teacher_makes_a_better_positive_unlabeled_classifier_too():
+    direction = torch.nn.functional.normalize(torch.randn(DIM, generator=torch.Generator().manual_seed(11)), dim=0)
+    pool = torch.randn(2000, *SHAPE, generator=torch.Generator().manual_seed(12))
+    teacher = TeacherFeatures.from_head(*planted_head(direction), pool)
+    examples, labels = labelled(60, direction, seed=13)
+    positives = examples[labels == 1]
+    test, truth = labelled(2000, direction, seed=14)
+
+    def accuracy(classifier) -> float:
+        return float(((classifier.logit(test) > 0).float() == truth).float().mean())
+
+    plain, taught = fit_pu("plain", positives, pool), fit_pu("taught", positives, pool, teacher=teacher)
+    assert taught.weight.shape == (DIM,) and "teacher" in taught.metadata and "teacher" not in plain.metadata
+    assert accuracy(taught) > accuracy(plain) + 0.1  # measured 0.85 against 0.63
