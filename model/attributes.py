@@ -25,7 +25,7 @@ from safetensors.torch import load, save
 from torch.nn import functional as F
 
 from model.checkpoint import ATTRIBUTES_DIR, POOL_FILE, SKIN_READOUT_FILE
-from model.teacher import DISTILL_L2, TeacherFeatures
+from model.teacher import Teacher
 
 NAME_PATTERN = re.compile(r"[a-z0-9_]{1,40}")  # always fullmatch: "$" would accept a trailing newline
 L2_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # weight-decay strengths tried by cross-validation (per example, on unit-RMS latents)
@@ -380,16 +380,6 @@ def load_skin_readout(checkpoint: str | Path) -> torch.Tensor | None:
     return load_file(str(path))["readout"] if path.is_file() else None
 
 
-def distill(teacher_logits: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-    """A logistic r(c|z), linear in the latent, fitted to a teacher's probabilities on the unlabeled pool (soft
-    labels, classes balanced, L2 DISTILL_L2). Returns (weight, bias, share of the pool where both agree)."""
-    flat = pool.flatten(1).float().cpu()
-    soft = torch.sigmoid(teacher_logits.float().cpu())
-    weight, bias = _logistic(flat, soft, DISTILL_L2, balanced=True)
-    agreement = float(((flat @ weight + bias > 0) == (soft > 0.5)).float().mean())
-    return weight, bias, agreement
-
-
 def fit_binary(
     name: str,
     positive_latents: torch.Tensor,
@@ -399,7 +389,7 @@ def fit_binary(
     mirrors: tuple[torch.Tensor, torch.Tensor] | None = None,
     held: torch.Tensor | None = None,
     pool: torch.Tensor | None = None,
-    teacher: TeacherFeatures | None = None,
+    teacher: Teacher | None = None,
 ) -> AttributeClassifier:
     """Logistic regression r(c|z) from labelled latents; L2 strength chosen by 5-fold balanced accuracy.
 
@@ -408,12 +398,10 @@ def fit_binary(
     the readouts in `held` (e.g. skin_readout) unchanged; with the pool it also gets its edit region (edit_region).
     `mirrors` are the latents of the same positive and negative images flipped left-right, in the same order: face
     attributes do not change in a mirror, so they double the examples for free (held out with their originals in CV).
-    With a `teacher` (the checkpoint's head features, model/teacher.py) and the pool, the regression is fitted on
-    the teacher's features and then distilled into a linear r(c|z) on the pool's soft labels (`distill`).
+    With a `teacher` (the checkpoint's head features, model/teacher.py), the regression is fitted on the teacher's
+    features and then distilled into a linear r(c|z) on the teacher's pool (`Teacher.distill`).
     """
     started = time.perf_counter()
-    if teacher is not None and pool is None:
-        raise AttributeDefinitionError("a teacher needs the unlabeled pool to be distilled on")
     _prepare(name, positive_latents, 2, "positive")
     _prepare(name, negative_latents, 2, "negative")
     if positive_latents.shape[1:] != negative_latents.shape[1:]:
@@ -440,8 +428,8 @@ def fit_binary(
     weight, bias = _logistic(*_with_mirrors(features, labels, mirror_features), best_l2, balanced=True)
     distilled = {}
     if teacher is not None:
-        weight, bias, agreement = distill(teacher(pool) @ weight + bias, pool)
-        distilled = {"teacher": {"l2": best_l2, "student_l2": DISTILL_L2, "pool_agreement": round(agreement, 4)}}
+        weight, bias, agreement = teacher.distill(weight, bias)
+        distilled = {"teacher": {"l2": best_l2, "pool_agreement": round(agreement, 4)}}
     difference = None if pool is None else pool_class_difference(weight, bias, pool)
     direction, metric = _direction(weight, covariance, held, difference)
     shape = tuple(positive_latents.shape[1:])
@@ -469,7 +457,7 @@ def fit_pu(
     seed: int = 0,
     covariance: torch.Tensor | None = None,
     held: torch.Tensor | None = None,
-    teacher: TeacherFeatures | None = None,
+    teacher: Teacher | None = None,
 ) -> AttributeClassifier:
     """PU classifier from positives and an unlabeled pool, by Elkan and Noto's (2008) weighting.
 
@@ -482,7 +470,7 @@ def fit_pu(
     scores (blond's positives reached a median logit of 74, beyond any edit), this stays a calibrated logistic
     model like the binary one. The pool is a sample of the model's latents, so its covariance sets the edit
     direction Sigma w; pass `covariance` when it is already computed (latent_covariance of this pool). With a
-    `teacher`, steps 1-3 run on its features and r is distilled into a linear r(c|z) on the pool (4., `distill`).
+    `teacher`, steps 1-3 run on its features and r is distilled into a linear r(c|z) (4., `Teacher.distill`).
     """
     started = time.perf_counter()
     _prepare(name, positive_latents, 5, "positive")
@@ -515,8 +503,8 @@ def fit_pu(
     weight, bias = weight[0], float(bias[0])
     distilled = {}
     if taught:  # 4. the teacher's r, distilled into a linear r(c|z) on the pool
-        weight, bias, agreement = distill(unlabeled_x @ weight + bias, unlabeled)
-        distilled = {"teacher": {"l2": l2, "student_l2": DISTILL_L2, "pool_agreement": round(agreement, 4)}}
+        weight, bias, agreement = teacher.distill(weight, bias)
+        distilled = {"teacher": {"l2": l2, "pool_agreement": round(agreement, 4)}}
     recall = float(((positive @ weight + bias) > 0).float().mean())
     direction, metric = _direction(weight, latent_covariance(unlabeled) if covariance is None else covariance, held)
     shape = tuple(positive_latents.shape[1:])

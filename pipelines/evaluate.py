@@ -19,7 +19,7 @@ from model.d2c import D2C, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.images import grid
-from model.teacher import TeacherFeatures, load_teacher
+from model.teacher import Teacher, load_teacher
 from pipelines.builtins import encode_pool
 from pipelines.oracle import Oracle, embed, frechet_distance, load_oracle, predict
 
@@ -59,13 +59,12 @@ def linear_probe(
     draws: int = 5,
     attributes: tuple[str, ...] = PROBE_ATTRIBUTES,
     shots: int = 50,
-    pool: torch.Tensor | None = None,
-    teacher: TeacherFeatures | None = None,
+    teacher: Teacher | None = None,
 ) -> dict:
     """100-shot probe: 50 + 50 train-split examples per attribute, logistic regression, scored on the test latents.
 
     The classifier is fitted as the built-ins are: on the examples and their mirror images, and, for a checkpoint
-    with a teacher head, on its features and distilled on the unlabeled `pool` (model/teacher.py). Which 100
+    with a teacher head, on its features and distilled on the unlabeled pool (model/teacher.py). Which 100
     examples are drawn moves the score more than a few epochs of training do, so the probe repeats over `draws`
     example sets (seeds 0, 1, ...): "probe" is each attribute's mean over them, "probe_draws" each draw's mean over the
     attributes. Two checkpoints measured with the same draws are compared draw by draw (`pipelines.ship`).
@@ -88,7 +87,6 @@ def linear_probe(
                 latents[labels == 0],
                 seed=seed,
                 mirrors=(mirrors[labels == 1], mirrors[labels == 0]),
-                pool=pool if teacher is not None else None,
                 teacher=teacher,
             )
             predicted = (classifier.logit(test_latents) > 0).long().cpu()
@@ -184,14 +182,13 @@ def evaluate(
     latents = encode_all(model, dataset.images)
     metrics = {"split": split, "images": len(dataset), **reconstruction_metrics(model, dataset.images, latents)}
     if dataset.attributes is not None:
-        teacher = pool = None
+        teacher = None
         if (Path(checkpoint) / HEAD_FILE).is_file():  # the probe fits as the product does: with the teacher
-            pool = encode_pool(model, data)
-            teacher = load_teacher(checkpoint, pool)
+            teacher = load_teacher(checkpoint, encode_pool(model, data))
         metrics.update(
             linear_probe(
                 model, data, latents, dataset.attribute, draws=probe_draws, attributes=probe_attributes, shots=shots,
-                pool=pool, teacher=teacher,
+                teacher=teacher,
             )
         )
         metrics["probe_teacher"] = teacher is not None

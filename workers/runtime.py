@@ -25,7 +25,7 @@ from model.attributes import (
     load_unlabeled_pool,
 )
 from model.checkpoint import POOL_FILE, load_model
-from model.teacher import TeacherFeatures, load_teacher
+from model.teacher import Teacher, load_teacher
 from workers.errors import JobInputError
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class Runtime:
         self._user: dict[str, tuple[str, AttributeClassifier]] = {}  # name -> (fitting job id, classifier)
         self._pool: torch.Tensor | None = None
         self._covariance: torch.Tensor | None = None
-        self._teacher: TeacherFeatures | None = None
+        self._teacher: Teacher | None = None
         self.skin_readout = load_skin_readout(settings.checkpoint)  # None: the checkpoint ships none
         for name in attributes.names(redis):
             if name not in self.builtins:
@@ -74,6 +74,7 @@ class Runtime:
         self.model.decode(latents)
         shape = (6, *latents.shape[1:])
         fit_binary("warm_up", torch.randn(shape, generator=generator) + 1, torch.randn(shape, generator=generator))
+        self.teacher()  # its pool features and distillation matrix, computed once
 
     @property
     def resolution(self) -> int:
@@ -123,7 +124,7 @@ class Runtime:
             self._covariance = latent_covariance(self.unlabeled_pool())
         return self._covariance
 
-    def teacher(self) -> TeacherFeatures | None:
+    def teacher(self) -> Teacher | None:
         """The checkpoint's teacher features for binary fits (model/teacher.py); None without a head or a pool."""
         if self._teacher is None and self.has_pool:
             self._teacher = load_teacher(self.settings.checkpoint, self.unlabeled_pool())
