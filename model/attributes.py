@@ -481,7 +481,7 @@ def fit_pu(
     unlabeled = unlabeled_latents.flatten(1).float().cpu()
     # steps 1-3 run on the teacher's features when there is one; step 4 brings r back to the latent
     taught = teacher is not None
-    positive_x, unlabeled_x = (teacher(positive), teacher(unlabeled)) if taught else (positive, unlabeled)
+    positive_x, unlabeled_x = (teacher(positive), teacher(unlabeled_latents)) if taught else (positive, unlabeled)
     positive_folds = _folds(len(positive), 5, torch.Generator().manual_seed(seed))
     # 1-2. the five fold models of g and the full one are fitted together
     features = torch.cat([positive_x, unlabeled_x])

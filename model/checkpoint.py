@@ -44,6 +44,12 @@ def save_model(directory: str | Path, model: D2C) -> None:
     _atomic_write(directory / CONFIG, lambda path: path.write_text(json.dumps(config, indent=2) + "\n"))
 
 
+def save_head(directory: str | Path, head_state: dict[str, torch.Tensor]) -> None:
+    """Write the first layer (mlp.0) of a ProjectionHead's state as the checkpoint's few-shot teacher head."""
+    tensors = {key: head_state[f"mlp.0.{key}"].detach().float().cpu().contiguous() for key in ("weight", "bias")}
+    _atomic_write(Path(directory) / HEAD_FILE, lambda path: save_file(tensors, str(path)))
+
+
 def load_config(directory: str | Path) -> ModelConfig:
     path = Path(directory) / CONFIG
     if not path.is_file():

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn import functional as F
 
 from model.checkpoint import HEAD_FILE
@@ -37,7 +37,7 @@ class Teacher:
     classifiers are distilled on; what distilling needs of the pool is computed once, here."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, pool: torch.Tensor):
-        self.weight, self.bias = weight.float().cpu(), bias.float().cpu()
+        self.weight, self.bias, self.pool = weight.float().cpu(), bias.float().cpu(), pool
         flat = pool.flatten(1).float().cpu()
         hidden = F.silu(flat @ self.weight.t() + self.bias)
         self.scale = HIDDEN_WEIGHT * float(flat.norm(dim=1).mean() / hidden.norm(dim=1).mean())
@@ -49,7 +49,9 @@ class Teacher:
         self.projection = torch.linalg.solve(gram, centred.t())
 
     def __call__(self, latents: torch.Tensor) -> torch.Tensor:
-        """(N, D + H) features of latents (N, ...) whose flattened size is D."""
+        """(N, D + H) features of latents (N, ...) whose flattened size is D; the pool's are computed once."""
+        if latents is self.pool:
+            return self.pool_features
         flat = latents.flatten(1).float().cpu()
         return torch.cat([flat, self.scale * F.silu(flat @ self.weight.t() + self.bias)], dim=1)
 
@@ -64,14 +66,6 @@ class Teacher:
         agreement = float(((student_logits > 0) == (logits > 0)).float().mean())
         scale = LOGIT_SPREAD / float(student_logits.std().clamp(min=1e-6))
         return student * scale, student_bias * scale, agreement
-
-
-def save_head(checkpoint: str | Path, head_state: dict[str, torch.Tensor]) -> None:
-    """Write the first layer of a ProjectionHead's state (mlp.0) as the checkpoint's teacher head."""
-    tensors = {key: head_state[f"mlp.0.{key}"].detach().float().cpu().contiguous() for key in ("weight", "bias")}
-    partial = Path(checkpoint) / (HEAD_FILE + ".partial")
-    save_file(tensors, str(partial))
-    partial.replace(Path(checkpoint) / HEAD_FILE)
 
 
 def load_teacher(checkpoint: str | Path, pool: torch.Tensor) -> Teacher | None:

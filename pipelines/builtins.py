@@ -43,7 +43,9 @@ BUILTINS = {
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
 
 
-def encode_pool(model: D2C, data: str | Path, size: int = 3000, generator: torch.Generator | None = None):
+def encode_pool(
+    model: D2C, data: str | Path, size: int = 3000, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """The unlabeled pool: the latents of `size` random train-split images (in the dataset's order); the default
     generator (seed 0) draws the pool `build` ships."""
     generator = generator or torch.Generator().manual_seed(0)

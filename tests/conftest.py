@@ -11,10 +11,9 @@ from fastapi.testclient import TestClient
 
 from contract.settings import Settings
 from model.attributes import fit_binary, fit_pu, save_skin_readout, save_unlabeled_pool
-from model.checkpoint import save_model
+from model.checkpoint import save_head, save_model
 from model.d2c import D2C
 from model.networks import ProjectionHead
-from model.teacher import save_head
 from service.main import create_app
 from tests.deployment import TINY, embedded_redis, make_settings, start_worker, stop_worker
 from tests.tiny_data import tiny_model_config, write_celeba64

@@ -125,7 +125,7 @@ class Runtime:
         return self._covariance
 
     def teacher(self) -> Teacher | None:
-        """The checkpoint's teacher features for binary fits (model/teacher.py); None without a head or a pool."""
+        """The checkpoint's teacher for binary and PU fits (model/teacher.py); None without a head or a pool."""
         if self._teacher is None and self.has_pool:
             self._teacher = load_teacher(self.settings.checkpoint, self.unlabeled_pool())
         return self._teacher

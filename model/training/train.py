@@ -22,11 +22,10 @@ from torch import distributed as dist
 from tqdm import tqdm
 
 from model.card import CELEBA_TERMS
-from model.checkpoint import WEIGHTS, load_config, read_card, save_model, update_card
+from model.checkpoint import WEIGHTS, load_config, read_card, save_head, save_model, update_card
 from model.config import TrainConfig, to_dict
 from model.data import FaceDataset
 from model.images import save_grid
-from model.teacher import save_head
 from model.training.step import Trainer, build_trainer
 
 STATE = "train_state.pt"

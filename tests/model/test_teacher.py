@@ -1,8 +1,9 @@
 import torch
 
 from model.attributes import fit_binary, fit_pu
+from model.checkpoint import save_head
 from model.networks import ProjectionHead
-from model.teacher import HIDDEN_WEIGHT, LOGIT_SPREAD, Teacher, load_teacher, save_head
+from model.teacher import HIDDEN_WEIGHT, LOGIT_SPREAD, Teacher, load_teacher
 from tests.tiny_data import tiny_model_config
 
 SHAPE = (4, 4, 4)
@@ -26,8 +27,9 @@ def test_teacher_features_put_the_head_beside_the_latent_at_the_set_weight():
     weight, bias = planted_head(torch.nn.functional.normalize(torch.randn(DIM), dim=0))
     pool = torch.randn(500, *SHAPE)
     teacher = Teacher(weight, bias, pool)
-    features = teacher(pool)
+    features = teacher(pool.clone())  # a copy is computed afresh; the pool itself is served from the cache
     torch.testing.assert_close(teacher.pool_features, features)
+    assert teacher(pool) is teacher.pool_features
     assert features.shape == (500, DIM + 8)
     torch.testing.assert_close(features[:, :DIM], pool.flatten(1))
     ratio = features[:, DIM:].norm(dim=1).mean() / pool.flatten(1).norm(dim=1).mean()

@@ -1,8 +1,7 @@
 import torch
 
-from model.checkpoint import save_model
+from model.checkpoint import save_head, save_model
 from model.networks import ProjectionHead
-from model.teacher import save_head
 from pipelines.evaluate import balanced_accuracy, evaluate
 
 
