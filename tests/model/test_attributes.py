@@ -2,12 +2,16 @@ import math
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from model.attributes import (
     FOOTPRINT_FEATHER,
     FOOTPRINT_GROW,
+    NEWTON_ROWS,
     AttributeClassifier,
     AttributeDefinitionError,
+    _logistic_many,
+    _logistic_newton,
     check_name,
     fit_binary,
     fit_pu,
@@ -28,6 +32,123 @@ def toy_latents(count: int, shift: float, seed: int) -> torch.Tensor:
     latents = torch.randn(count, *SHAPE, generator=generator)
     latents[:, 0, 0, 0] += shift  # the class lives along one coordinate
     return latents
+
+
+def penalised_losses(features, labels, weights, l2, weight, bias):
+    """(M,) sum_i c_mi BCE(w_m . x_i + b_m, y_i) + l2_m |w_m|^2 / 2, the objective every fit minimises."""
+    logits = weight @ features.t() + bias[:, None]
+    losses = F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
+    return (weights * losses).sum(dim=1) + 0.5 * l2 * weight.pow(2).sum(dim=1)
+
+
+def balanced_weights(masks, labels):
+    """Each model's example weights: its mask, each class carrying half of a total of 1."""
+    positive, negative = masks * labels, masks * (1 - labels)
+    return (positive / positive.sum(dim=1, keepdim=True) + negative / negative.sum(dim=1, keepdim=True)) / 2
+
+
+def gradient_norms(features, labels, weights, l2, weight, bias):
+    """(M,) norm of the objective's gradient in (w_m, b_m), in float64."""
+    features, labels, weights, l2 = (tensor.double() for tensor in (features, labels, weights, l2))
+    weight, bias = weight.double().requires_grad_(), bias.double().requires_grad_()
+    penalised_losses(features, labels, weights, l2, weight, bias).sum().backward()
+    return torch.cat([weight.grad, bias.grad[:, None]], dim=1).norm(dim=1)
+
+
+def reference_fit(features, labels, weights, l2):
+    """The same objective minimised by a generic optimizer: float64 L-BFGS, run until it stalls (~3e-5 off)."""
+    features, labels, weights, l2 = (tensor.double() for tensor in (features, labels, weights, l2))
+    weight = torch.zeros(len(weights), features.shape[1], dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(len(weights), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias],
+        max_iter=1000,
+        tolerance_grad=1e-10,
+        tolerance_change=1e-14,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
+
+    def closure():
+        optimizer.zero_grad()
+        loss = penalised_losses(features, labels, weights, l2, weight, bias).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    assert float(gradient_norms(features, labels, weights, l2, weight.detach(), bias.detach()).max()) < 1e-6
+    return weight.detach(), bias.detach()
+
+
+def masked_problem(rows: int, size: int, seed: int):
+    """Features with a class signal, a third of the rows positive, and 3 models: two with rows held out."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(rows) % 3 == 0).float()
+    features = torch.randn(rows, size, generator=generator) + labels[:, None]
+    masks = torch.ones(3, rows)
+    masks[0, :5], masks[1, -7:] = 0, 0
+    return features, labels, masks, torch.tensor([1e-2, 1e-1, 1.0])  # at 1e-3 the reference takes 1,000s of steps
+
+
+def assert_fits_the_reference(features, labels, weights, l2):
+    weight, bias = _logistic_newton(features, labels, weights, l2)
+    assert weight.dtype == bias.dtype == torch.float32
+    assert weight.shape == (len(weights), features.shape[1]) and bias.shape == (len(weights),)
+    expected_weight, expected_bias = reference_fit(features, labels, weights, l2)
+    torch.testing.assert_close(weight.double(), expected_weight, atol=1e-4, rtol=0)
+    torch.testing.assert_close(bias.double(), expected_bias, atol=1e-4, rtol=0)
+    # and much closer to the optimum than the reference gets: the gradient is all but zero
+    at_zero = gradient_norms(features, labels, weights, l2, torch.zeros_like(weight), torch.zeros_like(bias))
+    assert (gradient_norms(features, labels, weights, l2, weight, bias) < 1e-6 * at_zero).all()
+
+
+@pytest.mark.parametrize(("rows", "size"), [(12, 20), (40, 6)])  # fewer rows than features, and more
+def test_newton_in_the_span_of_the_rows_finds_what_a_generic_optimizer_finds(rows, size):
+    features, labels, masks, l2 = masked_problem(rows, size, seed=rows)
+    assert_fits_the_reference(features, labels, balanced_weights(masks, labels), l2)
+
+
+def test_newton_halves_the_steps_that_would_overshoot():
+    # noise labels on widely spread features, nearly separable at l2 = 1e-3: on this draw full Newton steps from
+    # zero overflow the logits (the next system is NaN); halved ones converge
+    generator = torch.Generator().manual_seed(1)
+    labels = (torch.rand(30, generator=generator) < 0.5).float()
+    features = 20 * torch.randn(30, 17, generator=generator)
+    assert_fits_the_reference(features, labels, torch.full((1, 30), 1 / 30), torch.tensor([1e-3]))
+
+
+def test_cross_validation_fits_end_at_a_zero_gradient():
+    # the shape of a definition with the teacher: 100 examples and their mirrors, 1,536 features, 5 folds
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.cat([torch.ones(30), torch.zeros(70)]).repeat(2)
+    features = torch.randn(200, 1536, generator=generator) + 0.1 * labels[:, None] + 0.5
+    masks = torch.ones(5, 200)
+    for fold in range(5):
+        masks[fold, fold * 20 : fold * 20 + 20] = masks[fold, 100 + fold * 20 : 120 + fold * 20] = 0
+    assert 200**2 <= NEWTON_ROWS * 1536
+    weights = balanced_weights(masks, labels)
+    for l2 in (1e-3, 1.0):
+        strengths = torch.full((5,), l2)
+        weight, bias = _logistic_many(features, labels, masks, strengths, balanced=True)
+        at_zero = gradient_norms(features, labels, weights, strengths, torch.zeros_like(weight), torch.zeros(5))
+        assert (gradient_norms(features, labels, weights, strengths, weight, bias) < 1e-6 * at_zero).all()
+        # a held-out row does not count: relabelling it changes nothing
+        held_out = masks[0] == 0
+        relabelled = torch.where(held_out, 1 - labels, labels)
+        again, _ = _logistic_many(features, relabelled, masks[:1], strengths[:1], balanced=True)
+        torch.testing.assert_close(again[0], weight[0], atol=1e-6, rtol=0)
+
+
+def test_rows_beyond_the_newton_limit_are_fitted_by_lbfgs_to_the_same_solution():
+    features, labels, masks, l2 = masked_problem(60, 8, seed=2)
+    assert 60**2 > NEWTON_ROWS * 8
+    weight, bias = _logistic_many(features, labels, masks, l2, balanced=True)
+    newton_weight, newton_bias = _logistic_newton(features, labels, balanced_weights(masks, labels), l2)
+    # as close as float32 L-BFGS gets in its 200 iterations
+    torch.testing.assert_close(weight, newton_weight, atol=3e-3, rtol=0)
+    torch.testing.assert_close(bias, newton_bias, atol=3e-3, rtol=0)
+    logits, newton_logits = weight @ features.t() + bias[:, None], newton_weight @ features.t() + newton_bias[:, None]
+    assert torch.equal(logits > 0, newton_logits > 0)
 
 
 def test_binary_fit_separates_toy_latents():
@@ -186,7 +307,7 @@ def test_a_region_footprint_covers_its_cells_pixels_and_fades_to_zero_beyond():
     assert footprint.shape == (64, 64)
     assert float(footprint[:5].min()) > 0.99  # the cells' own pixels, away from the feathered edge
     grown, feather = round(FOOTPRINT_GROW * 64), FOOTPRINT_FEATHER * 64
-    assert float(footprint[8 + grown + math.ceil(3 * feather):].max()) == 0.0  # nothing past the grown, feathered edge
+    assert float(footprint[8 + grown + math.ceil(3 * feather) :].max()) == 0.0  # nothing past the grown, feathered edge
     rows = footprint[:, 32]
     assert (rows[1:] <= rows[:-1] + 1e-6).all() and 0.1 < float(rows[8 + grown]) < 0.9  # falls off smoothly
     assert torch.allclose(footprint, footprint.flip(1))  # a full row of cells: the same in every column
