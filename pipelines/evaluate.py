@@ -15,7 +15,7 @@ from PIL import Image
 
 from model.attributes import fit_binary
 from model.checkpoint import HEAD_FILE, load_model, update_card
-from model.d2c import D2C, encode_all
+from model.d2c import D2C, SAMPLE_STEPS, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.images import grid
@@ -105,7 +105,7 @@ def generation_metrics(
     oracle: Oracle,
     images_uint8: torch.Tensor,
     count: int = 2000,
-    steps: int = 50,
+    steps: int = SAMPLE_STEPS,
     draws: int = 3,
     batch_size: int = 250,
 ) -> dict:
@@ -148,7 +148,7 @@ def generation_metrics(
 
 
 @torch.no_grad()
-def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = 50, seed: int = 0) -> None:
+def prior_hole_grid(model: D2C, out: Path, count: int = 32, steps: int = SAMPLE_STEPS, seed: int = 0) -> None:
     """Samples from the diffusion prior beside N(0, I) latents decoded directly (paper Sec. 4.2)."""
     generator = torch.Generator(device=model.device).manual_seed(seed)
     from_prior = model.decode(model.sample(count, steps=steps, generator=generator))

@@ -257,7 +257,7 @@ def main() -> None:
     if args.user_attributes or args.positives_only:
         report["user_attributes"] = user_attributes(model, oracle, names, test, args, judge, grids)
     if args.generate:
-        naive_latents = model.sample(args.generate, steps=50, generator=torch.Generator().manual_seed(args.seed))
+        naive_latents = model.sample(args.generate, generator=torch.Generator().manual_seed(args.seed))
         naive = predict(oracle, model.decode(naive_latents))
         if grids:
             save_grid(model.decode(naive_latents[:32]), grids / "generated_unconditional.png", columns=8)

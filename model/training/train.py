@@ -124,7 +124,7 @@ def save_checkpoint(
     save_head(out, trainer.head.state_dict())
     generator = torch.Generator(device=options.device).manual_seed(0)
     preview = dataset.float_images(slice(0, 8)).to(options.device)
-    save_grid(ema.decode(ema.sample(32, steps=50, generator=generator)), out / "samples.png")
+    save_grid(ema.decode(ema.sample(32, generator=generator)), out / "samples.png")
     save_grid(torch.cat([preview, ema.decode(ema.encode(preview))]), out / "reconstructions.png")
     update_card(
         out,

@@ -59,3 +59,22 @@ def test_diffusion_loss_is_per_example_and_zero_for_a_perfect_denoiser():
     assert loss.shape == (5,) and (loss > 0).all()
     # the loss of predicting zero noise is |eps|^2, so its mean is close to the latent dimension
     assert abs(float(loss.mean()) - latent[0].numel()) < 0.3 * latent[0].numel()
+
+
+class GaussianPriorDenoiser(torch.nn.Module):
+    """The exact noise prediction for latents distributed N(0, scale^2 I): E[eps | z^(alpha)]."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, latent, alpha):
+        alpha = alpha.reshape(-1, 1, 1, 1)
+        return (1 - alpha).sqrt() * latent / (alpha * self.scale**2 + 1 - alpha)
+
+
+def test_prior_samples_keep_the_scale_the_prior_was_trained_on(tiny_model):
+    # posterior samples are wider than unit-RMS means; sampling must not pull them back to unit RMS
+    tiny_model.denoiser = GaussianPriorDenoiser(scale=2.5)
+    samples = tiny_model.sample(64, generator=torch.Generator().manual_seed(0))
+    assert abs(float(samples.pow(2).mean().sqrt()) - 2.5) < 0.25

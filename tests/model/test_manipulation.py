@@ -240,11 +240,32 @@ def test_negation_and_composition(trained):
 
 def test_rejection_sampling_honours_budget_and_reports_acceptance(trained):
     model, _, classifier = trained
-    result = rejection_sample(model, [(classifier, True)], count=1000, budget=40, batch_size=16, steps=5)
+    result = rejection_sample(model, [(classifier, True)], count=1000, budget=40, batch_size=16, sharpness=1.0, steps=5)
     assert result.drawn == 40 and 0 < result.accepted <= 40
     assert result.acceptance == pytest.approx(result.accepted / 40)
-    latents, acceptance = generate(model, [(classifier, True)], count=3, budget=64, seed=1)
+    latents, acceptance = generate(model, [(classifier, True)], count=3, budget=64, seed=1, sharpness=1.0)
     assert len(latents) <= 3 and 0 < acceptance <= 1
+
+
+def test_sharper_acceptance_keeps_a_subset_of_the_same_draws(trained):
+    model, _, classifier = trained
+    soft, sharp = (
+        rejection_sample(model, [(classifier, True)], count=1000, budget=64, sharpness=k, steps=3, seed=2)
+        for k in (1.0, 4.0)
+    )
+    assert sharp.accepted < soft.accepted
+    assert all((soft.latents == latent).all(dim=(1, 2, 3)).any() for latent in sharp.latents)
+
+
+def test_rejection_sampling_judges_each_draw_by_its_decoded_image(trained, monkeypatch):
+    model, latents, classifier = trained
+    # rejects every raw draw, accepts every latent on the blond side of the boundary
+    shifted = type(classifier)("shifted", "binary", classifier.weight, -40.0, classifier.latent_shape, {})
+    blond = latents[:1] + 60.0 * classifier.weight.reshape(latents.shape[1:]) / classifier.weight.norm() ** 2
+    assert shifted.logit(blond) > 10
+    monkeypatch.setattr(model, "reencode", lambda drawn: blond.expand_as(drawn))
+    result = rejection_sample(model, [(shifted, True)], count=5, budget=10, batch_size=5, steps=3)
+    assert result.accepted == 5 and result.drawn == 5
 
 
 def test_zero_acceptance_fails_clearly(trained):
