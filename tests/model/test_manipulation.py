@@ -7,6 +7,7 @@ from model.attributes import fit_binary, latent_covariance
 from model.d2c import D2C, D2CLoss
 from model.manipulation import (
     LOCAL_MARGIN,
+    MIN_DRAWS,
     STRENGTH_GRID,
     ManipulationSettings,
     NoSampleAccepted,
@@ -266,6 +267,16 @@ def test_rejection_sampling_judges_each_draw_by_its_decoded_image(trained, monke
     monkeypatch.setattr(model, "reencode", lambda drawn: blond.expand_as(drawn))
     result = rejection_sample(model, [(shifted, True)], count=5, budget=10, batch_size=5, steps=3)
     assert result.accepted == 5 and result.drawn == 5
+
+
+def test_a_one_face_job_draws_a_small_batch_then_what_acceptance_says_is_missing(trained):
+    model, _, classifier = trained
+    certain = type(classifier)("certain", "binary", classifier.weight * 0, 40.0, classifier.latent_shape, {})
+    assert rejection_sample(model, [(certain, True)], count=1, budget=640, steps=3).drawn == MIN_DRAWS
+    # acceptance one half: after a first batch sized for a quarter, it asks for about twice the faces still missing
+    even = type(classifier)("even", "binary", classifier.weight * 0, 0.0, classifier.latent_shape, {})
+    result = rejection_sample(model, [(even, True)], count=6, budget=640, sharpness=1.0, steps=3, seed=1)
+    assert result.accepted >= 6 and result.drawn < 64
 
 
 def test_zero_acceptance_fails_clearly(trained):
