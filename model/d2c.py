@@ -63,8 +63,9 @@ class D2C(nn.Module):
     def sample(self, count: int, steps: int = SAMPLE_STEPS, generator: torch.Generator | None = None) -> torch.Tensor:
         """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3).
 
-        The prior models posterior samples z = mean + std * eps, not means: channels the decoder ignores keep the
-        largest std the encoder allows, so a sample's RMS is about 2.3 where a mean's is 1. DDIM's clean estimates
+        The prior models posterior samples z = mean + std * eps, not means: in the shipped model the channels the
+        decoder ignores (9 of 16) keep the largest std the encoder allows, so a sample's RMS is about 2.3 where a
+        mean's is 1. DDIM's clean estimates
         are therefore not projected onto unit RMS, which shrank the channels that draw the face (see README,
         "Generation quality"). Classifiers fitted on encoded photos read a sample through `reencode`.
         """
