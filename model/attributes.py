@@ -196,8 +196,7 @@ def _logistic_many(features: torch.Tensor, labels: torch.Tensor, masks: torch.Te
     def closure():
         optimizer.zero_grad()
         logits = weight @ features.t() + bias[:, None]
-        losses = F.binary_cross_entropy_with_logits(logits, labels.expand_as(logits), reduction="none")
-        loss = (losses * masks).sum() + 0.5 * (l2 * weight.pow(2).sum(dim=1)).sum()
+        loss = _penalised_loss(masks, labels, logits, l2, weight.pow(2).sum(dim=1)).sum()
         loss.backward()
         return loss
 

@@ -472,7 +472,7 @@ def rejection_sample(
         raise NoSampleAccepted(
             f"no sample was accepted in a budget of {budget} draws; the condition may be too rare or contradictory"
         )
-    return GenerationResult(latents, drawn, len(torch.cat(accepted)))
+    return GenerationResult(latents, drawn, kept)
 
 
 def generate(
