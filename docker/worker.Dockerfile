@@ -19,6 +19,6 @@ COPY contract ./contract
 COPY faces ./faces
 COPY workers ./workers
 USER app
-ENV WORKERS=1 BACKEND=torch
+ENV WORKERS=1 BACKEND=auto
 HEALTHCHECK --interval=15s --timeout=10s --start-period=120s --retries=3 CMD ["python", "-m", "workers.healthcheck"]
 CMD ["sh", "-c", "exec python -m workers --count \"$WORKERS\" --device cpu --backend \"$BACKEND\""]

@@ -1,4 +1,4 @@
-"""python -m workers --count N [--device cpu|cuda] [--backend torch|onnx]: start and supervise N worker processes.
+"""python -m workers --count N [--device cpu|cuda] [--backend auto|torch|onnx]: start and supervise N worker processes.
 
 On GPU hosts each process sees one GPU (CUDA_VISIBLE_DEVICES). Unless WORKER_THREADS is set, each process gets
 `workers.threads.chosen_threads(N)` CPU threads, so the N processes do not oversubscribe the cores. Ctrl-C or
@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=1, help="worker processes (on cuda: one per GPU)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                        help="auto: ONNX Runtime on the CPU when the checkpoint has its export, else torch")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")

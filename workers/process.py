@@ -19,6 +19,7 @@ from workers import runtime
 from workers.batching import BatchingWorker, quiet_rq_durations
 from workers.errors import STARTUP_FAILED
 from workers.heartbeat import Heartbeat
+from workers.onnx_backend import BACKENDS, chosen_backend
 from workers.threads import chosen_threads
 
 MAINTENANCE_SECONDS = 10
@@ -28,7 +29,7 @@ log = logging.getLogger("workers.process")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m workers.process")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
     return parser.parse_args(argv)
 
@@ -47,8 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     # redis-py 8 reads with a 5 s timeout by default, shorter than RQ's blocking dequeue: every idle wait then
     # failed and RQ backed off for up to 60 s while jobs waited
     redis = Redis.from_url(settings.redis_url, socket_timeout=MAINTENANCE_SECONDS + 30)
+    backend = chosen_backend(args.backend, settings.checkpoint, args.device)
     try:
-        env = runtime.Runtime(settings, redis, args.device, args.backend)
+        env = runtime.Runtime(settings, redis, args.device, backend)
     except (CheckpointError, FileNotFoundError, RuntimeError) as error:
         log.error("cannot start: %s", error)
         sys.exit(STARTUP_FAILED)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     heartbeat = Heartbeat(redis, name)
     heartbeat.start()
     log.info("worker %s ready: %s on %s (%s, %d CPU threads), built-ins %s", name, settings.checkpoint, args.device,
-             args.backend, torch.get_num_threads(), ", ".join(env.builtins) or "none")
+             backend, torch.get_num_threads(), ", ".join(env.builtins) or "none")
     try:
         worker.work(burst=args.burst, logging_level="INFO")
     finally:

@@ -9,7 +9,7 @@ import torch
 from model.checkpoint import load_model
 from model.manipulation import manipulate
 from model.onnx import export
-from workers.onnx_backend import with_onnx_networks
+from workers.onnx_backend import chosen_backend, with_onnx_networks
 from workers.runtime import load_builtins
 
 
@@ -36,3 +36,11 @@ def test_onnx_networks_match_torch(exported):
 def test_missing_onnx_files_are_a_clear_error(checkpoint):
     with pytest.raises(FileNotFoundError, match="python -m pipelines.export"):
         with_onnx_networks(load_model(checkpoint), checkpoint, "cpu")
+
+
+def test_auto_backend_takes_onnx_runtime_on_the_cpu_only_where_the_export_is(exported, checkpoint):
+    assert chosen_backend("auto", exported, "cpu") == "onnx"
+    assert chosen_backend("auto", checkpoint, "cpu") == "torch"  # no export: torch, not a failed start
+    assert chosen_backend("auto", exported, "cuda") == "torch"
+    assert chosen_backend("torch", exported, "cpu") == "torch"
+    assert chosen_backend("onnx", checkpoint, "cpu") == "onnx"  # asked for: with_onnx_networks names what is missing
