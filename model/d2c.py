@@ -72,11 +72,6 @@ class D2C(nn.Module):
         noise = torch.randn((count, *self.config.latent_shape), generator=generator, device=self.device)
         return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps)).contiguous()
 
-    @torch.no_grad()
-    def reencode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Posterior means of the decoded latents: a prior sample as the encoder would see its image."""
-        return self.encode(self.decode(latents))
-
 
 @torch.no_grad()
 def encode_all(model: D2C, images_uint8: torch.Tensor, batch_size: int = 128) -> torch.Tensor:

@@ -428,6 +428,7 @@ FIRST_ACCEPTANCE = 0.25  # sizes the first batch; the built-ins accept 0.08-0.19
 @dataclass
 class GenerationResult:
     latents: torch.Tensor
+    images: torch.Tensor  # the accepted latents decoded, in [0, 1]: each draw is decoded once, to be judged
     drawn: int  # prior samples drawn
     accepted: int
 
@@ -448,8 +449,8 @@ def rejection_sample(
 ) -> GenerationResult:
     """Algorithm 1 line 4 by rejection sampling: draw z ~ p_theta(z) (DDIM), accept with probability r(c|z)^k.
 
-    r was fitted on encoded photos, so it judges each draw by its decoded image's encoding (`D2C.reencode`): on a
-    raw draw, noise in the channels the decoder ignores dominates the logit.
+    r was fitted on encoded photos, so it judges each draw by its decoded image's encoding: on a raw draw, noise in
+    the channels the decoder ignores dominates the logit. The decoded images of the accepted draws are returned.
 
     Stops at `count` accepted or `budget` drawn; raises NoSampleAccepted when none is accepted.
     """
@@ -457,22 +458,24 @@ def rejection_sample(
         raise ValueError(f"count and budget must be positive, got count={count}, budget={budget}")
     _check(model, torch.zeros(1, *model.config.latent_shape, device=model.device), conditions)
     generator = torch.Generator(device=model.device).manual_seed(seed)
-    accepted, drawn, kept = [], 0, 0
+    accepted, accepted_images, drawn, kept = [], [], 0, 0
     while drawn < budget and kept < count:
         # draw what the acceptance seen so far says is missing, so a one-face job does not pay for a whole batch
         rate = max(kept, 1) / drawn if drawn else FIRST_ACCEPTANCE
         size = min(batch_size, budget - drawn, max(MIN_DRAWS, math.ceil((count - kept) / rate)))
         latents = model.sample(size, steps=steps, generator=generator)
-        probability = (sharpness * log_condition(model.reencode(latents), conditions)).exp()
+        images = model.decode(latents)
+        probability = (sharpness * log_condition(model.encode(images), conditions)).exp()
         keep = torch.rand(size, generator=generator, device=model.device) < probability
         accepted.append(latents[keep])
+        accepted_images.append(images[keep])
         drawn, kept = drawn + size, kept + int(keep.sum())
     latents = torch.cat(accepted)[:count]
     if len(latents) == 0:
         raise NoSampleAccepted(
             f"no sample was accepted in a budget of {budget} draws; the condition may be too rare or contradictory"
         )
-    return GenerationResult(latents, drawn, kept)
+    return GenerationResult(latents, torch.cat(accepted_images)[:count], drawn, kept)
 
 
 def generate(
@@ -482,10 +485,10 @@ def generate(
     budget: int | None = None,
     seed: int = 0,
     sharpness: float = ACCEPT_SHARPNESS,
-) -> tuple[torch.Tensor, float]:
-    """Conditional generation (Algorithm 1): latents that satisfy the conditions, and the acceptance rate."""
-    result = rejection_sample(model, conditions, count, budget or 50 * count, sharpness=sharpness, seed=seed)
-    return result.latents, result.acceptance
+) -> GenerationResult:
+    """Conditional generation (Algorithm 1): faces that satisfy the conditions (latents and images), and how many
+    prior samples it took."""
+    return rejection_sample(model, conditions, count, budget or 50 * count, sharpness=sharpness, seed=seed)
 
 
 def default_settings(conditions: list[Condition], strength: float = 1.0) -> ManipulationSettings:

@@ -201,14 +201,13 @@ def evaluate_generation(
 ) -> dict:
     index = names.index(column)
     result = rejection_sample(model, [(classifier, True)], count=count, budget=40 * count, seed=seed)
-    images = model.decode(result.latents)
     if grids is not None:
-        save_grid(images[:32], grids / f"generated_{classifier.name}.png", columns=8)
+        save_grid(result.images[:32], grids / f"generated_{classifier.name}.png", columns=8)
     return {
         "kind": classifier.kind,
         "samples": len(result.latents),
         "drawn": result.drawn,
-        "positive_rate": round(float(predict(oracle, images)[:, index].float().mean()), 4),
+        "positive_rate": round(float(predict(oracle, result.images)[:, index].float().mean()), 4),
         "base_rate": round(float(train_labels.attribute(column).float().mean()), 4),
         "naive_positive_rate": round(float(naive[:, index].float().mean()), 4),
         "acceptance": round(result.acceptance, 4),

@@ -16,7 +16,7 @@ from contract.payloads import AttributePayload, GeneratePayload, ManipulatePaylo
 from model.attributes import AttributeDefinitionError
 from model.images import to_uint8
 from model.manipulation import NoSampleAccepted
-from model.manipulation import generate as generate_latents
+from model.manipulation import generate as generate_faces
 from workers import runtime
 from workers.editing import Edit, EditOutcome, run_edits
 from workers.errors import JobInputError
@@ -77,12 +77,11 @@ def generate(**arguments) -> dict:
     payload = GeneratePayload.model_validate(arguments)
     budget = env.settings.generate_budget_factor * payload.count
     try:
-        latents, acceptance = generate_latents(env.model, env.conditions(payload.conditions), payload.count,
-                                               budget=budget, seed=payload.seed)
+        faces = generate_faces(env.model, env.conditions(payload.conditions), payload.count, budget=budget,
+                               seed=payload.seed)
     except NoSampleAccepted as error:
         raise JobInputError(str(error)) from error
-    pixels = list(to_uint8(env.model.decode(latents)))
-    return {"results": store_pngs(env, job.id, pixels), "acceptance_rate": acceptance}
+    return {"results": store_pngs(env, job.id, list(to_uint8(faces.images))), "acceptance_rate": faces.acceptance}
 
 
 @reported(AttributePayload.KIND)

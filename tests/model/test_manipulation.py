@@ -244,8 +244,9 @@ def test_rejection_sampling_honours_budget_and_reports_acceptance(trained):
     result = rejection_sample(model, [(classifier, True)], count=1000, budget=40, batch_size=16, sharpness=1.0, steps=5)
     assert result.drawn == 40 and 0 < result.accepted <= 40
     assert result.acceptance == pytest.approx(result.accepted / 40)
-    latents, acceptance = generate(model, [(classifier, True)], count=3, budget=64, seed=1, sharpness=1.0)
-    assert len(latents) <= 3 and 0 < acceptance <= 1
+    faces = generate(model, [(classifier, True)], count=3, budget=64, seed=1, sharpness=1.0)
+    assert len(faces.latents) <= 3 and 0 < faces.acceptance <= 1
+    assert torch.allclose(faces.images, model.decode(faces.latents))  # the images are the accepted draws decoded
 
 
 def test_sharper_acceptance_keeps_a_subset_of_the_same_draws(trained):
@@ -264,7 +265,7 @@ def test_rejection_sampling_judges_each_draw_by_its_decoded_image(trained, monke
     shifted = type(classifier)("shifted", "binary", classifier.weight, -40.0, classifier.latent_shape, {})
     blond = latents[:1] + 60.0 * classifier.weight.reshape(latents.shape[1:]) / classifier.weight.norm() ** 2
     assert shifted.logit(blond) > 10
-    monkeypatch.setattr(model, "reencode", lambda drawn: blond.expand_as(drawn))
+    monkeypatch.setattr(model, "encode", lambda images: blond.expand(len(images), *blond.shape[1:]))
     result = rejection_sample(model, [(shifted, True)], count=5, budget=10, batch_size=5, steps=3)
     assert result.accepted == 5 and result.drawn == 5
 
