@@ -1,7 +1,7 @@
 """dlib's face-recognition ResNet (dlib_face_recognition_resnet_model_v1, CC0) run by torch, weights read from its file.
 
-dlib's own CPU build in the `dlib-bin` wheel has no BLAS: one 150-px chip takes ~0.17 s there, most of an edit job
-(every changed face embeds a before and an after chip). The same network in torch computes the same embedding.
+dlib's own CPU build in the `dlib-bin` wheel has no BLAS: a changed face's before and after chips took 0.35-0.38 s
+there on one thread, most of a one-face edit job. The same network in torch computes the same embedding.
 
 The network (dlib's examples/dnn_face_recognition_ex.cpp): a 7x7 stride-2 convolution, max pooling, then residual
 blocks of two 3x3 convolutions, each followed by an affine (frozen batch-norm) layer, at 32, 64, 128 and 256

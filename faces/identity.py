@@ -2,7 +2,7 @@
 
 Faces of one person lie closer than SAME_PERSON (dlib's threshold); it still separates people on 64-px faces
 enlarged 4x. The face is cut out by its five landmarks (dlib's 150-px face chip) before it is embedded. The network
-runs in torch (faces/embedding_net.py: the same embedding, 7x faster than the dlib wheel's own CPU build).
+runs in torch (faces/embedding_net.py: the same embedding, 4-7x faster than the dlib wheel's own CPU build).
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 The torch D2C object keeps its sampling and correction logic; only the three networks run in ORT,
 from checkpoint/onnx/{encoder,decoder,denoiser}.onnx as written by `python -m pipelines.export`.
 `--backend auto` (the default) takes ORT on the CPU whenever the checkpoint has the export: `python -m bench` row 2
-measures the worker's edit path 1.74x faster there at batch 1 and 1.28x at batch 16. On CUDA it takes torch.
+measures the worker's edit path faster there (batch 1: 1.74x on an AMD EPYC, 1.14x on an Intel Xeon; batch 16:
+1.28x and 1.04x). On CUDA it takes torch.
 """
 from __future__ import annotations
 
