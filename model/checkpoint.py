@@ -19,7 +19,9 @@ WEIGHTS, CONFIG, CARD_JSON = "model.safetensors", "config.json", "card.json"
 ATTRIBUTES_DIR = "attributes"  # built-in attribute classifiers, <name>.json + <name>.safetensors
 POOL_FILE = "unlabeled_latents.safetensors"  # the unlabeled latent pool PU attributes and edit directions use
 SKIN_READOUT_FILE = "skin_readout.safetensors"  # linear readout of the decoded skin colour, held fixed by edits
-HEAD_FILE = "teacher_head.safetensors"  # the MoCo head's first layer: the few-shot teacher (model/teacher.py)
+# the MoCo projection head (ProjectionHead's state): its first layer is the few-shot teacher (model/teacher.py), and a
+# warm start continues the whole head, which a fresh one would have to learn again
+HEAD_FILE = "teacher_head.safetensors"
 ONNX_DIR = "onnx"  # {encoder,decoder,denoiser}.onnx
 FORMAT = "d2c-checkpoint/1"
 
@@ -45,9 +47,16 @@ def save_model(directory: str | Path, model: D2C) -> None:
 
 
 def save_head(directory: str | Path, head_state: dict[str, torch.Tensor]) -> None:
-    """Write the first layer (mlp.0) of a ProjectionHead's state as the checkpoint's few-shot teacher head."""
-    tensors = {key: head_state[f"mlp.0.{key}"].detach().float().cpu().contiguous() for key in ("weight", "bias")}
+    """Write a ProjectionHead's state as the checkpoint's head (HEAD_FILE)."""
+    tensors = {name: tensor.detach().float().cpu().contiguous() for name, tensor in head_state.items()}
     _atomic_write(Path(directory) / HEAD_FILE, lambda path: save_file(tensors, str(path)))
+
+
+def load_head(directory: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor] | None:
+    """The checkpoint's ProjectionHead state, None when it ships no head. Checkpoints written before the whole head
+    was kept hold only its first layer (mlp.0)."""
+    path = Path(directory) / HEAD_FILE
+    return load_file(str(path), device=str(device)) if path.is_file() else None
 
 
 def load_config(directory: str | Path) -> ModelConfig:

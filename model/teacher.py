@@ -18,10 +18,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch.nn import functional as F
 
-from model.checkpoint import HEAD_FILE
+from model.checkpoint import load_head
 
 HIDDEN_WEIGHT = 2.0  # the head features' mean norm over the pool, in units of the latent's (1: 0.794, 4: 0.792)
 # the student's logits are scaled to this spread (std over the pool), the plain latent classifiers' (1.2-2.1, median
@@ -70,8 +69,7 @@ class Teacher:
 
 def load_teacher(checkpoint: str | Path, pool: torch.Tensor) -> Teacher | None:
     """The checkpoint's teacher, bound to its unlabeled pool; None for a checkpoint without a head."""
-    path = Path(checkpoint) / HEAD_FILE
-    if not path.is_file():
+    head = load_head(checkpoint)
+    if head is None:
         return None
-    tensors = load_file(str(path))
-    return Teacher(tensors["weight"], tensors["bias"], pool)
+    return Teacher(head["mlp.0.weight"], head["mlp.0.bias"], pool)

@@ -110,12 +110,19 @@ class Trainer:
             self.moco.load_state_dict(state["moco"])
         self.step_count = state["step"]
 
-    def warm_start(self, weights: dict[str, torch.Tensor]) -> None:
-        """Start from shipped EMA weights: networks, EMA and MoCo key encoder all take them; the optimizer is fresh."""
+    def warm_start(self, weights: dict[str, torch.Tensor], head: dict[str, torch.Tensor] | None = None) -> None:
+        """Start from shipped EMA weights and MoCo head: networks, EMA and the MoCo key networks all take them; the
+        optimizer is fresh. A head holding only its first layer (older checkpoints) leaves the rest as initialised."""
         self.model.load_state_dict(weights)
         self.ema.load_state_dict(weights)
+        if head is not None:
+            missing, unexpected = self.head.load_state_dict(head, strict=False)
+            if unexpected or any(not name.startswith("mlp.2.") for name in missing):
+                raise ValueError(f"the checkpoint's head does not fit this run's: missing {missing}, "
+                                 f"unexpected {unexpected}")
         if self.moco is not None:
             self.moco.encoder.load_state_dict(self.model.encoder.state_dict())
+            self.moco.head.load_state_dict(self.head.state_dict())
 
 
 def build_trainer(

@@ -22,7 +22,7 @@ from torch import distributed as dist
 from tqdm import tqdm
 
 from model.card import CELEBA_TERMS
-from model.checkpoint import WEIGHTS, load_config, read_card, save_head, save_model, update_card
+from model.checkpoint import WEIGHTS, load_config, load_head, read_card, save_head, save_model, update_card
 from model.config import TrainConfig, to_dict
 from model.data import FaceDataset
 from model.images import save_grid
@@ -64,7 +64,8 @@ def warm_start(trainer: Trainer, checkpoint: Path, config: TrainConfig) -> RunRe
     commits); None when its architecture differs from the run's, so that not every weight would carry over."""
     if load_config(checkpoint) != config.model:
         return None
-    trainer.warm_start(load_file(str(checkpoint / WEIGHTS), device=str(trainer.model.device)))
+    device = trainer.model.device
+    trainer.warm_start(load_file(str(checkpoint / WEIGHTS), device=str(device)), load_head(checkpoint, device))
     before = read_card(checkpoint).get("training", {})
     commits = before.get("commits", [before["git_commit"]] if "git_commit" in before else [])
     return RunRecord(int(before.get("images_seen", 0)), float(before.get("wall_minutes", 0.0)), list(commits))

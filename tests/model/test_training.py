@@ -112,3 +112,24 @@ def test_two_process_gloo_ddp_run_completes_with_ranks_in_sync(tmp_path, celeba6
     assert result.returncode == 0, result.stderr[-3000:]
     training = json.loads((out / "card.json").read_text())["training"]
     assert training["world_size"] == 2 and training["replicas_in_sync"] is True and training["steps"] == 3
+
+
+def test_a_warm_start_takes_the_head_and_a_first_layer_only_head_keeps_the_rest_as_initialised():
+    from model.config import TrainConfig
+    from model.training.step import build_trainer
+
+    torch.manual_seed(0)
+    config = TrainConfig(model=tiny_model_config(), moco_queue=8)
+    trainer = build_trainer(config, torch.device("cpu"))
+    shipped_model, shipped_head = D2C(config.model), ProjectionHead(config.model)
+    initial_output = trainer.head.mlp[2].weight.detach().clone()
+    first_layer = {name: t for name, t in shipped_head.state_dict().items() if name.startswith("mlp.0.")}
+    trainer.warm_start(shipped_model.state_dict(), first_layer)
+    torch.testing.assert_close(trainer.head.mlp[0].weight, shipped_head.mlp[0].weight)
+    torch.testing.assert_close(trainer.head.mlp[2].weight, initial_output)
+    trainer.warm_start(shipped_model.state_dict(), shipped_head.state_dict())
+    for online, key in zip(trainer.head.parameters(), trainer.moco.head.parameters(), strict=True):
+        torch.testing.assert_close(key, online)
+    torch.testing.assert_close(trainer.head.mlp[2].weight, shipped_head.mlp[2].weight)
+    with pytest.raises(ValueError, match="head does not fit"):
+        trainer.warm_start(shipped_model.state_dict(), {"mlp.2.weight": shipped_head.mlp[2].weight})
