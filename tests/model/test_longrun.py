@@ -12,8 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.checkpoint import save_model, update_card
+from model.checkpoint import save_head, save_model, update_card
 from model.d2c import D2C
+from model.networks import ProjectionHead
 from model.training import longrun
 from model.training.train import STATE
 from tests.tiny_data import tiny_model_config, tiny_train_config_file
@@ -70,8 +71,9 @@ def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues
 
 def test_with_no_state_the_run_warm_starts_from_the_checkpoint_and_counts_its_training(tmp_path, celeba64_dir):
     torch.manual_seed(3)
-    shipped = D2C(tiny_model_config())
+    shipped, shipped_head = D2C(tiny_model_config()), ProjectionHead(tiny_model_config())
     save_model(tmp_path / "shipped", shipped)
+    save_head(tmp_path / "shipped", shipped_head.state_dict())
     update_card(tmp_path / "shipped", training={"images_seen": 1000, "wall_minutes": 12.5, "git_commit": "abc"})
     settings = settings_for(tmp_path, celeba64_dir, warm_start=tmp_path / "shipped", max_steps=2, learning_rate=1e-4)
     assert "--warm-start" in longrun.training_command(settings)
@@ -82,6 +84,9 @@ def test_with_no_state_the_run_warm_starts_from_the_checkpoint_and_counts_its_tr
     # two small Adam steps away from the checkpoint's weights, not a fresh initialisation
     weights, start = load_file(str(settings.run_dir / "model.safetensors")), shipped.state_dict()
     assert max(float((weights[name] - start[name]).abs().max()) for name in weights) < 0.01
+    # the MoCo head too, which the few-shot teacher comes from (a fresh head differs by up to 0.09 here)
+    head, start_head = torch.load(settings.run_dir / STATE, weights_only=True)["head"], shipped_head.state_dict()
+    assert max(float((head[name] - start_head[name]).abs().max()) for name in head) < 0.01
     assert "warm start" in settings.log_file.read_text()
 
 
@@ -91,18 +96,32 @@ def test_a_checkpoint_of_another_architecture_is_not_warm_started_from(tmp_path,
     assert "--warm-start" not in longrun.training_command(settings)
 
 
-def test_the_gpu_script_continues_the_run_for_one_step_on_the_cpu(tmp_path, celeba64_dir):
-    env = {
-        **os.environ,
-        "RUN_DIR": str(tmp_path / "gpu"),
-        "DATA": str(celeba64_dir),
-        "BATCH": "4",
-        "PYTHON": sys.executable,
-    }
-    command = ["scripts/train_gpu.sh", "5", "--device", "cpu", "--set", "max_steps=1", "--threads", "1", "--quiet"]
+def test_the_device_script_continues_the_run_from_the_payload_for_one_step_on_the_cpu(tmp_path, celeba64_dir):
+    payload, out = tmp_path / "payload", tmp_path / "out"
+    gpu_payload = [sys.executable, "scripts/gpu_payload.py"]
+    subprocess.run([*gpu_payload, "pack", "--run-dir", str(tmp_path / "no-run"), "--data", str(celeba64_dir),
+                    "--out", str(payload)], cwd=longrun.ROOT, check=True, capture_output=True, timeout=120)
+    out.mkdir()
+    env = {**os.environ, "PAYLOAD": str(payload), "SCRATCH": str(tmp_path), "OUT": str(out), "BATCH": "4",
+           "PYTHON": sys.executable}
+    command = ["scripts/gpu_device.sh", "5", "--device", "cpu", "--set", "max_steps=1", "--threads", "1"]
     result = subprocess.run(command, cwd=longrun.ROOT, env=env, capture_output=True, text=True, timeout=300,
                             check=False)
     assert result.returncode == 0, result.stderr[-2000:]
+    # the unpacked train split is the dataset's own files, byte for byte
+    train_files = sorted(path.name for path in (celeba64_dir / "train").iterdir())
+    assert sorted(path.name for path in (tmp_path / "celeba64" / "train").iterdir()) == train_files
+    assert all((tmp_path / "celeba64" / "train" / name).read_bytes() == (celeba64_dir / "train" / name).read_bytes()
+               for name in train_files)
     state = torch.load(tmp_path / "gpu" / STATE, weights_only=True)
     assert state["step"] == 1 and json.loads(state["config"])["batch_size"] == 4
     assert json.loads(state["config"])["model"] == json.loads(longrun.RUN_CONFIG.read_text())["model"]
+    shipped = json.loads((longrun.ROOT / "checkpoints" / "celeba64" / "card.json").read_text())["training"]
+    assert json.loads(state["history"])["images_seen"] == shipped["images_seen"] + 4
+    head = load_file(str(payload / "start" / "teacher_head.safetensors"))["mlp.0.weight"]
+    assert float((state["head"]["mlp.0.weight"] - head).abs().max()) < 0.01  # the run's head, not a fresh one
+    # what comes back is a checkpoint the CPU run warm-starts from
+    assert {path.name for path in out.iterdir()} >= {"model.safetensors", "teacher_head.safetensors", "card.json"}
+    received = subprocess.run([*gpu_payload, "receive", str(out), "--run-dir", str(tmp_path / "run")],
+                              cwd=longrun.ROOT, check=True, capture_output=True, text=True, timeout=60)
+    assert f"D2C_WARM_START={out} make train" in received.stdout
