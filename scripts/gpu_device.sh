@@ -13,7 +13,8 @@ payload=${PAYLOAD:-.gpu} scratch=${SCRATCH:-/tmp}
 py=${PYTHON:-python3}
 "$py" scripts/gpu_payload.py unpack --payload "$payload" --data "$scratch/celeba64"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-DATA="$scratch/celeba64" WARM_START="$payload/start" RUN_DIR="$scratch/gpu" PYTHON="$py" \
+D2C_GIT_COMMIT=$(cat "$payload/commit") DATA="$scratch/celeba64" WARM_START="$payload/start" \
+  RUN_DIR="$scratch/gpu" PYTHON="$py" \
   scripts/train_gpu.sh "$minutes" --quiet "$@"
 for name in config.json model.safetensors teacher_head.safetensors card.json card.md samples.png reconstructions.png; do
   cp "$scratch/gpu/$name" "$out/"

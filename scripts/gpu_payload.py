@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = ROOT / ".gpu"
 START, IMAGES = "start", "train_images.npz"  # the checkpoint to warm-start from; the packed train split
+COMMIT = "commit"  # the repository's commit when packed
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "teacher_head.safetensors", "card.json")
 SET_ASIDE = ("checkpoints", "docs")  # tracked, 41 and 1.6 MiB, and not needed to train: left behind on a device call
 EXCLUDE = ROOT / ".git" / "info" / "exclude"
@@ -58,6 +59,8 @@ def pack(run_dir: Path, data: Path, out: Path) -> None:
         jpeg=np.frombuffer(b"".join(blobs), dtype=np.uint8),
         attributes=np.frombuffer(table.getvalue().encode(), dtype=np.uint8),
     )
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    (out / COMMIT).write_text(commit.stdout)  # the device's copy has no git history; its card records this one
     print(f"packed {source} and {len(rows)} train images into {out} ({folder_bytes(out) / 2**20:.1f} MiB)")
     report_travel(out)
 

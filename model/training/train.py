@@ -72,6 +72,9 @@ def warm_start(trainer: Trainer, checkpoint: Path, config: TrainConfig) -> RunRe
 
 
 def git_commit() -> str:
+    """The code's commit: D2C_GIT_COMMIT where the copy has no git history (a device machine), else git's HEAD."""
+    if os.environ.get("D2C_GIT_COMMIT"):
+        return os.environ["D2C_GIT_COMMIT"]
     try:
         root = Path(__file__).resolve().parents[2]
         command = ["git", "-C", str(root), "rev-parse", "HEAD"]

@@ -101,6 +101,9 @@ def test_the_device_script_continues_the_run_from_the_payload_for_one_step_on_th
     gpu_payload = [sys.executable, "scripts/gpu_payload.py"]
     subprocess.run([*gpu_payload, "pack", "--run-dir", str(tmp_path / "no-run"), "--data", str(celeba64_dir),
                     "--out", str(payload)], cwd=longrun.ROOT, check=True, capture_output=True, timeout=120)
+    assert (payload / "commit").read_text().strip() == subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=longrun.ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    (payload / "commit").write_text("c0ffee\n")  # stands for the packed commit, which the device copy cannot read
     out.mkdir()
     env = {**os.environ, "PAYLOAD": str(payload), "SCRATCH": str(tmp_path), "OUT": str(out), "BATCH": "4",
            "PYTHON": sys.executable}
@@ -117,7 +120,9 @@ def test_the_device_script_continues_the_run_from_the_payload_for_one_step_on_th
     assert state["step"] == 1 and json.loads(state["config"])["batch_size"] == 4
     assert json.loads(state["config"])["model"] == json.loads(longrun.RUN_CONFIG.read_text())["model"]
     shipped = json.loads((longrun.ROOT / "checkpoints" / "celeba64" / "card.json").read_text())["training"]
-    assert json.loads(state["history"])["images_seen"] == shipped["images_seen"] + 4
+    history = json.loads(state["history"])
+    assert history["images_seen"] == shipped["images_seen"] + 4
+    assert history["commits"][-1] == "c0ffee"
     head = load_file(str(payload / "start" / "teacher_head.safetensors"))["mlp.0.weight"]
     assert float((state["head"]["mlp.0.weight"] - head).abs().max()) < 0.01  # the run's head, not a fresh one
     # what comes back is a checkpoint the CPU run warm-starts from
