@@ -27,18 +27,23 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model.checkpoint import CARD_JSON, CONFIG, HEAD_FILE, WEIGHTS
+from model.training.longrun import RunSettings
+
 PAYLOAD = ROOT / ".gpu"
 START, IMAGES = "start", "train_images.npz"  # the checkpoint to warm-start from; the packed train split
 COMMIT = "commit"  # the repository's commit when packed
-CHECKPOINT_FILES = ("config.json", "model.safetensors", "teacher_head.safetensors", "card.json")
+CHECKPOINT_FILES = (CONFIG, WEIGHTS, HEAD_FILE, CARD_JSON)
 SET_ASIDE = ("checkpoints", "docs")  # tracked, 41 and 1.6 MiB, and not needed to train: left behind on a device call
 EXCLUDE = ROOT / ".git" / "info" / "exclude"
 TRAVEL_LIMIT = 64 * 2**20  # bytes a device call copies at most: the working tree and the carried paths together
 
 
-def pack(run_dir: Path, data: Path, out: Path) -> None:
+def pack(run_dir: Path, data: Path, out: Path, shipped: Path) -> None:
     """The run's checkpoint (or the shipped one when the run has none) and the train split, into `out`."""
-    source = run_dir if (run_dir / "model.safetensors").is_file() else ROOT / "checkpoints" / "celeba64"
+    source = run_dir if (run_dir / WEIGHTS).is_file() else shipped
     start = out / START
     start.mkdir(parents=True, exist_ok=True)
     for name in CHECKPOINT_FILES:
@@ -104,7 +109,8 @@ def receive(checkpoint: Path, run_dir: Path) -> None:
         sys.exit(f"{checkpoint} lacks {', '.join(missing)}: not a checkpoint the GPU run wrote")
     if run_dir.exists():
         kept = run_dir.with_name(run_dir.name + ".before-gpu")
-        shutil.rmtree(kept, ignore_errors=True)
+        if kept.exists():
+            sys.exit(f"{kept} holds an earlier run's state: move it away first")
         run_dir.rename(kept)
         print(f"the CPU run's state is kept in {kept}")
     print(f"now: D2C_WARM_START={checkpoint} make train")
@@ -125,11 +131,12 @@ def report_travel(payload: Path) -> None:
 
 
 def main() -> None:
+    settings = RunSettings.from_environment()  # the run make train continues: $D2C_RUN_DIR, $D2C_DATA
     parser = argparse.ArgumentParser(prog="python scripts/gpu_payload.py", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     packing = commands.add_parser("pack", help="write .gpu/ from the run's checkpoint and the train split")
-    packing.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "d2c" / "runs" / "celeba64")
-    packing.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "celeba64")
+    packing.add_argument("--run-dir", type=Path, default=settings.run_dir)
+    packing.add_argument("--data", type=Path, default=settings.data)
     packing.add_argument("--out", type=Path, default=PAYLOAD)
     unpacking = commands.add_parser("unpack", help="on the device: .gpu/ -> a celeba64 folder of the train split")
     unpacking.add_argument("--payload", type=Path, default=PAYLOAD)
@@ -138,10 +145,10 @@ def main() -> None:
     commands.add_parser("restore", help="put checkpoints/ back in the git index after it")
     receiving = commands.add_parser("receive", help="make the returned checkpoint the CPU run's warm start")
     receiving.add_argument("checkpoint", type=Path)
-    receiving.add_argument("--run-dir", type=Path, default=Path.home() / ".cache" / "d2c" / "runs" / "celeba64")
+    receiving.add_argument("--run-dir", type=Path, default=settings.run_dir)
     args = parser.parse_args()
     if args.command == "pack":
-        pack(args.run_dir, args.data, args.out)
+        pack(args.run_dir, args.data, args.out, settings.warm_start)
     elif args.command == "unpack":
         unpack(args.payload, args.data)
     elif args.command == "aside":
