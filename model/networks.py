@@ -124,7 +124,7 @@ class Denoiser(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, noisy_latent: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    def _down_and_middle(self, noisy_latent: torch.Tensor, alpha: torch.Tensor):
         cond = self.embed(noise_level_embedding(alpha, self.embed_dim).to(noisy_latent.dtype))
         h = self.stem(noisy_latent)
         for block in self.down:
@@ -133,6 +133,15 @@ class Denoiser(nn.Module):
         h = self.downsample(h)
         for block in self.middle:
             h = block(h, cond)
+        return h, skip, cond
+
+    def bottleneck(self, noisy_latent: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        """The U-Net's lowest-resolution activations (after the middle blocks), (N, 2 width, H / 2, W / 2): what
+        the prior reads of a latent at noise level alpha, used as features by model/teacher.py."""
+        return self._down_and_middle(noisy_latent, alpha)[0]
+
+    def forward(self, noisy_latent: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        h, skip, cond = self._down_and_middle(noisy_latent, alpha)
         h = torch.cat([self.upsample(h), skip], dim=1)
         for block in self.up:
             h = block(h, cond)

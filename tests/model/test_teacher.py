@@ -1,9 +1,10 @@
 import torch
 
 from model.attributes import fit_binary, fit_pu
-from model.checkpoint import save_head
-from model.networks import ProjectionHead
-from model.teacher import HIDDEN_WEIGHT, LOGIT_SPREAD, Teacher, load_teacher
+from model.checkpoint import load_model, save_head, save_model
+from model.d2c import D2C
+from model.networks import Denoiser, ProjectionHead
+from model.teacher import HIDDEN_WEIGHT, LOGIT_SPREAD, PRIOR_ALPHA, PRIOR_WEIGHT, Teacher, load_teacher
 from tests.tiny_data import tiny_model_config
 
 SHAPE = (4, 4, 4)
@@ -36,16 +37,40 @@ def test_teacher_features_put_the_head_beside_the_latent_at_the_set_weight():
     assert abs(float(ratio) - HIDDEN_WEIGHT) < 1e-4
 
 
-def test_the_trained_head_is_saved_beside_a_checkpoint_and_loaded_as_the_teacher(tmp_path):
-    pool = torch.randn(32, *tiny_model_config().latent_shape)
+def test_the_trained_head_is_saved_beside_a_checkpoint_and_loaded_as_the_teacher_with_its_prior(tmp_path):
+    config = tiny_model_config()
+    pool = torch.randn(32, *config.latent_shape)
+    save_model(tmp_path, D2C(config))
     assert load_teacher(tmp_path, pool) is None  # a checkpoint without a head fits without a teacher
-    head = ProjectionHead(tiny_model_config())
+    head = ProjectionHead(config)
     save_head(tmp_path, head.state_dict())
     teacher = load_teacher(tmp_path, pool)
     torch.testing.assert_close(teacher.weight, head.mlp[0].weight.detach())
     with torch.no_grad():
         hidden = torch.nn.functional.silu(head.mlp[0](pool.flatten(1)))
-    torch.testing.assert_close(teacher(pool)[:, pool[0].numel():], teacher.scale * hidden, rtol=1e-4, atol=1e-5)
+        alpha = torch.full((len(pool),), PRIOR_ALPHA)
+        prior = load_model(tmp_path).denoiser.bottleneck(PRIOR_ALPHA**0.5 * pool, alpha).flatten(1)
+    dim, hidden_end = pool[0].numel(), pool[0].numel() + hidden.shape[1]
+    torch.testing.assert_close(teacher(pool)[:, dim:hidden_end], teacher.scale * hidden, rtol=1e-4, atol=1e-5)
+    expected = teacher.prior_scale * (prior - prior.mean(dim=0))
+    torch.testing.assert_close(teacher(pool)[:, hidden_end:], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_prior_features_are_the_denoiser_bottleneck_at_the_set_weight():
+    config = tiny_model_config()
+    torch.manual_seed(0)
+    denoiser = Denoiser(config)
+    pool = torch.randn(300, *config.latent_shape)
+    weight, bias = torch.randn(8, pool[0].numel()), torch.zeros(8)
+    teacher = Teacher(weight, bias, pool, denoiser)
+    latent_norm = pool.flatten(1).norm(dim=1).mean()
+    bottleneck_size = denoiser.bottleneck(pool[:1], torch.ones(1)).numel()
+    assert teacher.pool_features.shape == (300, pool[0].numel() + 8 + bottleneck_size)
+    prior = teacher.pool_features[:, pool[0].numel() + 8 :]
+    torch.testing.assert_close(prior.mean(dim=0), torch.zeros(bottleneck_size), atol=1e-4, rtol=0)
+    assert abs(float(prior.norm(dim=1).mean() / latent_norm) - PRIOR_WEIGHT) < 1e-4
+    # examples get the same map as the pool: a copy of part of the pool is computed afresh and matches
+    torch.testing.assert_close(teacher(pool[:50].clone()), teacher.pool_features[:50], rtol=1e-4, atol=1e-4)
 
 
 def test_a_teacher_that_sees_the_attribute_makes_a_better_linear_classifier_from_few_examples():
