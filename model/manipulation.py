@@ -287,8 +287,10 @@ def edit_footprint(
 
 
 # local edits put a classifier's whole pull on its region, so they reach their target at lower strengths: at 0.5
-# (the old floor) they over-edited (smiling added 0.98 / 0.86 preservation, 0.86 / 0.91 at 0.25; 500 test faces)
-STRENGTH_GRID = (0.125, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+# (the old floor) they over-edited (smiling added 0.98 / 0.86 preservation, 0.86 / 0.91 at 0.25; 500 test faces);
+# 0.375 and 0.75 because a doubling step overshot (smiling added by the prior-taught classifier: 0.81 / 0.92 at 0.25,
+# below its target; 0.97 / 0.88 at 0.5)
+STRENGTH_GRID = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 LOCAL_MARGIN = 0.25  # logits by which a region alone must place an attribute's typical example (see edit_plan)
 
 
