@@ -4,6 +4,8 @@
 
 Writes <checkpoint>/attributes/{name}.safetensors + .json (with the manifest of image ids used and the tuned
 manipulation defaults) and <checkpoint>/unlabeled_latents.safetensors, the pool PU attributes are fitted against.
+With an oracle (`--oracle`, '' to skip), each direction's strength is then calibrated on other labelled train faces
+(pipelines.calibration).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from model.data import load_dataset
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, edit_plan, tune_strength, tuned_metadata
 from model.teacher import load_teacher
+from pipelines.calibration import CALIBRATION_IMAGES, calibrate_strength, oracle_judge
+from pipelines.oracle import load_oracle
 
 BUILTINS = {
     "blond": "Blond_Hair",
@@ -61,9 +65,12 @@ def build(
     seed: int = 0,
     tune_images: int = 64,
     readout_size: int = 1500,  # pool latents decoded to fit the skin-colour readout
+    oracle: str | Path | None = None,
+    calibration_images: int = CALIBRATION_IMAGES,
 ) -> dict:
     checkpoint = Path(checkpoint)
     model = load_model(checkpoint)
+    judge_model, attribute_names = load_oracle(oracle) if oracle is not None else (None, [])
     labels = load_dataset(data, split="train", resolution=model.config.resolution, labels_only=True)
     generator = torch.Generator().manual_seed(seed)
     # 1. the unlabeled pool: random train images, encoded once
@@ -114,20 +121,23 @@ def build(
         # where each direction edits and the score it aims at: the examples' own (the pool's for positives only)
         negatives = pool[classifier.logit(pool) < 0] if name in PU_BUILTINS else latents[~is_positive]
         local, targets = edit_plan(classifier, latents[is_positive], negatives)
-        directions = []
+        directions, judged = [], []
         for target, edit_locally, target_logit in zip((True, False), local, targets):
             candidates = [
                 labels.ids[i]
                 for i in torch.nonzero(labels.attribute(column) == int(not target)).flatten().tolist()
                 if labels.ids[i] not in used
             ]
-            chosen = [candidates[int(i)] for i in torch.randperm(len(candidates), generator=generator)[:tune_images]]
+            order = torch.randperm(len(candidates), generator=generator)
+            chosen = [candidates[int(i)] for i in order[:tune_images]]
             tuning = encode_all(
                 model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(chosen)).images
             )
             settings = replace(base, local=edit_locally)
             directions.append((*tune_strength(model, classifier, tuning, target_logit, settings, target=target),
                                len(chosen)))
+            # faces neither the fit nor the tuning saw, for the oracle's calibration
+            judged.append([candidates[int(i)] for i in order[tune_images : tune_images + calibration_images]])
         classifier.metadata.update(
             {
                 "version": 1,
@@ -143,12 +153,29 @@ def build(
                 },
             }
         )
+        if judge_model is not None and name not in PU_BUILTINS:
+            # 4. the oracle may raise each direction's strength while the edit keeps the other attributes (not for
+            # positives-only built-ins: they stand for what an attribute defined from positives alone gets)
+            calibration = {"images": calibration_images}
+            for target, key, ids in zip((True, False), ("defaults", "remove_defaults"), judged):
+                images = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(ids))
+                settings = ManipulationSettings(**classifier.metadata[key])
+                judge = oracle_judge(model, judge_model, attribute_names.index(column), images.float_images(
+                    slice(None)), classifier, target, settings, seed=seed)
+                strength, trail = calibrate_strength(judge, settings.strength)
+                classifier.metadata[key]["strength"] = strength
+                calibration["add" if target else "remove"] = trail
+            classifier.metadata["calibration"] = calibration
         classifier.save(builtin_directory(checkpoint))
         summary[name] = {
             key: classifier.metadata.get(key)
             for key in ("kind", "positives", "negatives", "cv_accuracy", "class_prior")
         }
-        summary[name].update(kind=classifier.kind, strength=directions[0][0], remove_strength=directions[1][0])
+        summary[name].update(
+            kind=classifier.kind,
+            strength=classifier.metadata["defaults"]["strength"],
+            remove_strength=classifier.metadata["remove_defaults"]["strength"],
+        )
     update_card(checkpoint, attributes=summary)
     return summary
 
@@ -158,9 +185,11 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--pool-size", type=int, default=3000)
+    parser.add_argument("--oracle", default="checkpoints/oracle-celeba64",
+                        help="oracle that calibrates each direction's strength ('' to skip)")
     args = parser.parse_args()
     started = time.perf_counter()
-    print(json.dumps(build(args.checkpoint, args.data, args.pool_size), indent=2))
+    print(json.dumps(build(args.checkpoint, args.data, args.pool_size, oracle=args.oracle or None), indent=2))
     print(f"built in {time.perf_counter() - started:.0f} s")
 
 

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from faces.identity import SAME_PERSON, FaceEmbedder
-from faces.mask import change_mask
 from model.attributes import AttributeClassifier, builtin_directory
 from model.checkpoint import load_model
 from model.data import FaceDataset, load_dataset
@@ -40,6 +39,7 @@ from model.fewshot import select_examples
 from model.images import save_grid, to_uint8
 from model.manipulation import default_settings, edit_images, rejection_sample
 from pipelines.builtins import BUILTINS, PU_BUILTINS
+from pipelines.calibration import delivered
 from pipelines.oracle import load_oracle, predict
 from pipelines.service_attributes import define, fitted_classifier, local_service, png
 
@@ -75,16 +75,6 @@ class IdentityJudge:
             if found:
                 result[index] = self.embedder.identity_distance(source, edit, found[0])
         return result
-
-
-def delivered(images: torch.Tensor, reconstruction: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-    """What the service returns for aligned faces: each photo plus its decoded change, inside the change mask (the
-    whole frame is the photo here, so the mask does not fade at its border)."""
-    masks = [change_mask(before, after, fade_border=False)
-             for before, after in zip(reconstruction.permute(0, 2, 3, 1).cpu().numpy(),
-                                      decoded.permute(0, 2, 3, 1).cpu().numpy())]
-    mask = torch.from_numpy(np.stack(masks))[:, None].to(images.device)
-    return (images + mask * (decoded - reconstruction)).clamp(0, 1)
 
 
 def _mean(values: list[torch.Tensor]) -> float:

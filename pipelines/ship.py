@@ -8,8 +8,8 @@
 4. compare with the shipped checkpoint's card (measured the same way, now, if the card lacks a figure), each figure
    against its noise (``ShipRule``); a candidate that is not better is refused, its staging removed and the
    shipped directory left untouched; either way the decision and all figures go to the run's last_ship.json;
-5. a better one gets ONNX export with parity, the built-in attributes, the oracle's edit and generation figures,
-   and replaces the shipped directory.
+5. a better one gets ONNX export with parity, the built-in attributes (their strengths calibrated by the oracle,
+   ``pipelines.calibration``), the oracle's edit and generation figures, and replaces the shipped directory.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def ship(
         },
     )
     run_module("pipelines.export", "--checkpoint", str(staging))
-    run_module("pipelines.builtins", "--checkpoint", str(staging), "--data", str(data))
+    run_module("pipelines.builtins", "--checkpoint", str(staging), "--data", str(data), "--oracle", str(oracle))
     conditions = edit_figures(staging, data, oracle)
     (staging / "eval_conditions.json").write_text(json.dumps(conditions, indent=2) + "\n")
     update_card(
