@@ -27,6 +27,9 @@ from pipelines.oracle import Oracle, predict
 # it on CALIBRATION_IMAGES faces (train and test estimates of one strength differ by up to ~0.01)
 PRESERVATION_FLOOR = 0.89
 CALIBRATION_IMAGES = 200
+# bisections between the grid's last strength that kept the floor and the first that did not: the grid doubles
+# above 1 and steps by half a level below (smiling removed kept 0.896 at 0.5 with 0.71 success, lost it at 0.75)
+REFINEMENTS = 2
 
 Judge = Callable[[float], tuple[float, float]]  # strength -> (oracle success, oracle preservation)
 
@@ -41,19 +44,37 @@ def delivered(images: torch.Tensor, reconstruction: torch.Tensor, decoded: torch
     return (images + mask * (decoded - reconstruction)).clamp(0, 1)
 
 
-def calibrate_strength(judge: Judge, tuned: float, floor: float = PRESERVATION_FLOOR) -> tuple[float, list[dict]]:
-    """The strength to ship and the trail judged: from `tuned` (a STRENGTH_GRID value) up the grid while the
-    preservation stays >= `floor`, the strength of highest success among those that kept it (the gentler on a tie).
-    `tuned` itself is kept when it already falls below the floor: calibration only strengthens."""
+def calibrate_strength(
+    judge: Judge, tuned: float, floor: float = PRESERVATION_FLOOR, refinements: int = REFINEMENTS
+) -> tuple[float, list[dict]]:
+    """The strength to ship and the trail judged (by strength): from `tuned` (a STRENGTH_GRID value) up the grid
+    while the preservation stays >= `floor`, then `refinements` bisections between the last strength that kept it
+    and the first that did not; the strength of highest success among those that kept the floor (the gentler on a
+    tie). `tuned` itself is kept when it already falls below the floor: calibration only strengthens."""
     trail, best = [], (tuned, -1.0)
-    for strength in STRENGTH_GRID[STRENGTH_GRID.index(tuned):]:
+
+    def judged(strength: float) -> bool:
+        nonlocal best
         success, preservation = judge(strength)
         trail.append({"strength": strength, "success": round(success, 4), "preservation": round(preservation, 4)})
-        if preservation < floor:
-            break
-        if success > best[1]:
+        kept = preservation >= floor
+        if kept and success > best[1]:
             best = (strength, success)
-    return best[0], trail
+        return kept
+
+    kept_below, failed_above = None, None
+    for strength in STRENGTH_GRID[STRENGTH_GRID.index(tuned):]:
+        if not judged(strength):
+            failed_above = strength
+            break
+        kept_below = strength
+    for _ in range(refinements if kept_below is not None and failed_above is not None else 0):
+        middle = round((kept_below + failed_above) / 2, 4)
+        if judged(middle):
+            kept_below = middle
+        else:
+            failed_above = middle
+    return best[0], sorted(trail, key=lambda point: point["strength"])
 
 
 def oracle_judge(

@@ -10,21 +10,22 @@ from tests.tiny_data import ATTRIBUTES
 
 
 def linear_judge(calls: list[float]):
-    """Success grows with strength until it saturates at 1; preservation falls by 0.05 per unit of strength."""
+    """Success grows with strength; preservation falls by 0.05 per unit of strength."""
 
     def judge(strength: float) -> tuple[float, float]:
         calls.append(strength)
-        return min(1.0, strength / 2), 1 - 0.05 * strength
+        return strength / 4, 1 - 0.05 * strength
 
     return judge
 
 
 def test_calibration_raises_the_strength_while_the_edit_keeps_the_floor():
     calls = []
-    strength, trail = calibrate_strength(linear_judge(calls), tuned=0.5, floor=0.89)
-    assert strength == 2.0  # 1 - 0.05 * 2 = 0.9 keeps the floor; 3.0 gives 0.85
-    assert calls == [0.5, 0.75, 1.0, 1.5, 2.0, 3.0]  # stops at the first strength below the floor
-    assert [point["strength"] for point in trail] == calls
+    strength, trail = calibrate_strength(linear_judge(calls), tuned=0.5, floor=0.88)
+    # up the grid until 3.0 breaks the floor (0.85), then two bisections: 2.5 breaks it (0.875), 2.25 keeps it
+    assert calls == [0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 2.5, 2.25]
+    assert strength == 2.25
+    assert [point["strength"] for point in trail] == sorted(calls)
     assert trail[-1]["preservation"] == pytest.approx(0.85)
 
 
