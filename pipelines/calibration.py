@@ -23,9 +23,10 @@ from model.d2c import D2C
 from model.manipulation import STRENGTH_GRID, ManipulationSettings, edit_images
 from pipelines.oracle import Oracle, predict
 
-# share of the oracle's other attributes an edit must keep: the issue-13 bar of 0.88 plus a margin for estimating
-# it on CALIBRATION_IMAGES faces (train and test estimates of one strength differ by up to ~0.01)
-PRESERVATION_FLOOR = 0.89
+# share of the oracle's other attributes an edit must keep on train faces: the issue-13 bar of 0.88 plus the 0.011
+# by which train faces kept more than test faces at the same strengths (mean of the 10 binary built-in directions,
+# 200 train faces here against session 21's 500 test faces; the oracle was trained on the train split)
+PRESERVATION_FLOOR = 0.90
 CALIBRATION_IMAGES = 200
 # bisections between the grid's last strength that kept the floor and the first that did not: the grid doubles
 # above 1 and steps by half a level below (smiling removed kept 0.896 at 0.5 with 0.71 success, lost it at 0.75)
