@@ -124,7 +124,10 @@ class Denoiser(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def _down_and_middle(self, noisy_latent: torch.Tensor, alpha: torch.Tensor):
+    def _down_and_middle(
+        self, noisy_latent: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(bottleneck activations, the skip at full latent resolution, the noise-level embedding)."""
         cond = self.embed(noise_level_embedding(alpha, self.embed_dim).to(noisy_latent.dtype))
         h = self.stem(noisy_latent)
         for block in self.down:
