@@ -292,10 +292,6 @@ def edit_footprint(
 # below its target; 0.97 / 0.88 at 0.5)
 STRENGTH_GRID = (0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 LOCAL_MARGIN = 0.25  # logits by which a region alone must place an attribute's typical example (see edit_plan)
-# share of the typical example's whole score its region must carry: blond_pu's region carries 0.33 of 1.77 (0.18),
-# and tuned on it, added at 0.25 it reached 0.32 / 0.94 on 200 test faces, whole-face at 0.75 0.64 / 0.88; the
-# binary built-ins' regions carry 0.39-0.84 except blond added (0.08)
-LOCAL_SHARE = 1 / 3
 
 
 @torch.no_grad()
@@ -345,16 +341,14 @@ def edit_plan(
     """Per direction (adding, removing): whether its edits are local, and the score `tune_strength` asks edited
     latents to reach. Adding aims at the positives' median logit, removing at the negatives' median, negated; a
     direction is local when the attribute has a region and the region alone (`edit_logit`) puts that typical
-    example on its side by LOCAL_MARGIN and by LOCAL_SHARE of its whole score, so that moving the region makes a
-    face look like it. Added hair colour fails this (blond's region scores its blond examples 0.10 of 1.31: new
-    colour must cover hair beyond the region); removed, it passes (-0.97 of -1.36 for the examples without it).
-    No negatives: removal mirrors the positives' score."""
+    example on its side by LOCAL_MARGIN, so that moving the region makes a face look like it. Added hair colour
+    fails this (blond's region scores its blond examples 0.01: new colour must cover hair beyond the region);
+    removed, it passes (-1.29 for the examples without it). No negatives: removal mirrors the positives' score."""
     typical_examples = ((1.0, positives), (-1.0, negatives)) if len(negatives) else ((1.0, positives),) * 2
     plan = []
     for sign, examples in typical_examples:
-        inside = float((sign * classifier.edit_logit(examples, True)).median())
         local = classifier.region is not None and (
-            inside >= LOCAL_MARGIN and inside >= LOCAL_SHARE * float((sign * classifier.logit(examples)).median())
+            float((sign * classifier.edit_logit(examples, True)).median()) >= LOCAL_MARGIN
         )
         plan.append((local, float((sign * classifier.edit_logit(examples, local)).median())))
     return (plan[0][0], plan[1][0]), (plan[0][1], plan[1][1])

@@ -180,13 +180,6 @@ def test_a_local_edit_moves_only_the_attribute_region(trained):
     outside_wins = replace(local, metadata={**local.metadata, "region": {"offset": -100.0}})  # as hair colour added
     (add_local, remove_local), (add_target, _) = edit_plan(outside_wins, positives, latents[:8])
     assert not add_local and remove_local and add_target == pytest.approx(float(local.logit(positives).median()))
-    # the same region score, but the whole score 100 logits higher: the region carries too little of it (blond_pu)
-    outside_carries = replace(local, bias=local.bias + 100.0,
-                              metadata={**local.metadata, "region": {"offset": centre - 100.0}})
-    assert float(outside_carries.edit_logit(positives, True).median()) >= LOCAL_MARGIN
-    (add_local, remove_local), (add_target, _) = edit_plan(outside_carries, positives, latents[:8])
-    assert not add_local and remove_local
-    assert add_target == pytest.approx(float(outside_carries.logit(positives).median()))
     assert edit_plan(classifier, positives, latents[:8])[0] == (False, False)  # no region: whole latent
     positives_only = edit_plan(local, positives, latents[:0])
     assert positives_only[1][1] == pytest.approx(positives_only[1][0])  # removal mirrors the positives
