@@ -1,4 +1,4 @@
-"""Build the built-in attributes shipped beside a checkpoint, each from 100 train-split examples only.
+"""Build the built-in attributes shipped beside a checkpoint, each fitted from 100 train-split examples only.
 
     python -m pipelines.builtins --checkpoint checkpoints/celeba64 --data ../shared/data/celeba64
 
@@ -153,9 +153,8 @@ def build(
                 },
             }
         )
-        if judge_model is not None and name not in PU_BUILTINS:
-            # 4. the oracle may raise each direction's strength while the edit keeps the other attributes (not for
-            # positives-only built-ins: they stand for what an attribute defined from positives alone gets)
+        if judge_model is not None:
+            # 4. the oracle may raise each direction's strength while the edit keeps the other attributes
             calibration = {"images": calibration_images}
             for target, key, ids in zip((True, False), ("defaults", "remove_defaults"), judged):
                 images = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(ids))
