@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("--grids", help="folder for before/after and generated grids")
     parser.add_argument("--images", type=int, default=500, help="test images edited per attribute and direction")
     parser.add_argument("--generate", type=int, default=200, help="accepted samples per generation condition (0: none)")
-    parser.add_argument("--attributes", nargs="*", help="edit only these built-ins (default: the binary ones)")
+    parser.add_argument("--attributes", nargs="*", help="edit only these built-ins (default: all, PU ones too)")
     parser.add_argument("--user-attributes", nargs="*", default=list(USER_ATTRIBUTES),
                         help="CelebA labels to define through POST /attributes and evaluate (none: skip)")
     parser.add_argument("--positives-only", nargs="*", default=list(POSITIVES_ONLY),
@@ -238,7 +238,7 @@ def main() -> None:
     directory = builtin_directory(args.checkpoint)
     report = {"edit": {}, "user_attributes": {}, "generation": {}}
     columns = BUILTINS | PU_BUILTINS
-    for name in BUILTINS if args.attributes is None else args.attributes:
+    for name in columns if args.attributes is None else args.attributes:
         classifier = AttributeClassifier.load(directory, name)
         report["edit"][name] = evaluate_attribute(model, oracle, names, test, classifier, columns[name], args,
                                                   judge, grids)
