@@ -4,8 +4,9 @@ The classifier's own rule (`model.manipulation.tune_strength`) gives the least s
 score like the attribute's examples; a 100-shot classifier often calls an edit done before a viewer would
 (removals especially: blond removed at its tuned 0.25 reached 0.47 oracle success with 0.94 preservation, and
 0.93 / 0.90 at 0.5, on 500 test faces). Built-ins are shipped with labels at hand, so their strength is raised
-along STRENGTH_GRID while the edit, as the service delivers it, keeps the oracle's other attributes: the strongest
-strength whose preservation stays at or above PRESERVATION_FLOOR wins, judged on train faces no fit or tuning used.
+along STRENGTH_GRID (then bisected) while the edit, as the service delivers it, keeps the oracle's other attributes:
+of the strengths whose preservation stays at or above PRESERVATION_FLOOR, the one of highest success wins, judged
+on train faces no fit or tuning used.
 Attributes defined by users keep the classifier's rule: they have no labels to judge by.
 """
 
