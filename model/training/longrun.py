@@ -141,7 +141,8 @@ def stop(settings: RunSettings, timeout: float = 120.0) -> bool:
     if pid is None:
         print("not training")
         return True
-    os.killpg(pid, signal.SIGTERM)  # the run's own session: torchrun and every rank stop together
+    for process in _trainers(pid):
+        os.killpg(process, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running_pid(settings) is None or _reaped(pid):
@@ -151,6 +152,28 @@ def stop(settings: RunSettings, timeout: float = 120.0) -> bool:
         time.sleep(0.2)
     print(f"pid {pid} still running after {timeout:.0f} s")
     return False
+
+
+def _trainers(pid: int) -> list[int]:
+    """The processes that train: torchrun's ranks, else the trainer itself.
+
+    torchrun starts each rank in a session of its own, and its agent answers SIGTERM by SIGKILLing ranks still saving
+    after 30 s; so the ranks are told directly, agree to stop at their next step, and torchrun then exits on its own.
+    """
+    try:
+        if b"torch.distributed.run" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return [pid]
+    except OSError:  # it has just exited
+        return [pid]
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, ...
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children or [pid]
 
 
 def _reaped(pid: int) -> bool:

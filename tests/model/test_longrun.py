@@ -67,6 +67,8 @@ def test_the_run_stops_on_sigterm_keeping_its_state_and_the_next_start_continues
     assert {float(s["step"]) for s in second["optimizer"]["state"].values()} == {float(second["step"])}
     assert json.loads(second["history"])["images_seen"] == second["step"] * 8
     assert "continuing" in settings.log_file.read_text()
+    # the ranks were told themselves and ended on their own: torchrun never had to signal (or SIGKILL) them
+    assert "closing signal" not in settings.log_file.read_text()
 
 
 def test_with_no_state_the_run_warm_starts_from_the_checkpoint_and_counts_its_training(tmp_path, celeba64_dir):
