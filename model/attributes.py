@@ -17,7 +17,7 @@ import json
 import math
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -412,6 +412,15 @@ def edit_region(
     region = cells.expand(latent_shape).flatten().float()
     offset = float((weight * (1 - region)) @ flat.mean(dim=0))
     return region, {"cells": int(cells.sum()), "of": cells.numel(), "threshold": threshold, "offset": round(offset, 6)}
+
+
+def with_region(classifier: AttributeClassifier, pool: torch.Tensor, threshold: float) -> AttributeClassifier:
+    """A copy of `classifier` whose region is cut at `threshold` times the mean cell's energy (edit_region); the
+    classifier itself is unchanged. A classifier without a region (no spatial latent) comes back as it is."""
+    if classifier.region is None:
+        return classifier
+    region, info = edit_region(classifier.weight, classifier.edit_direction, pool, classifier.latent_shape, threshold)
+    return replace(classifier, region=region, metadata={**classifier.metadata, "region": info})
 
 
 def region_footprint(region: torch.Tensor, latent_shape: tuple[int, ...], resolution: int) -> torch.Tensor:

@@ -4,8 +4,8 @@
 
 Writes <checkpoint>/attributes/{name}.safetensors + .json (with the manifest of image ids used and the tuned
 manipulation defaults) and <checkpoint>/unlabeled_latents.safetensors, the pool PU attributes are fitted against.
-With an oracle (`--oracle`, '' to skip), each direction's strength is then calibrated on other labelled train faces
-(pipelines.calibration).
+With an oracle (`--oracle`, '' to skip), each direction's strength and the attribute's region cut are then
+calibrated on other labelled train faces (pipelines.calibration).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from model.attributes import (
+    REGION_THRESHOLD,
     builtin_directory,
     fit_binary,
     fit_pu,
@@ -27,6 +28,7 @@ from model.attributes import (
     save_skin_readout,
     save_unlabeled_pool,
     skin_readout,
+    with_region,
 )
 from model.checkpoint import load_model, update_card
 from model.d2c import D2C, decode_all, encode_all
@@ -34,7 +36,13 @@ from model.data import load_dataset
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, edit_plan, tune_strength, tuned_metadata
 from model.teacher import load_teacher
-from pipelines.calibration import CALIBRATION_IMAGES, calibrate_strength, oracle_judge
+from pipelines.calibration import (
+    CALIBRATION_IMAGES,
+    REGION_THRESHOLDS,
+    calibrate_strength,
+    kept_success,
+    oracle_judge,
+)
 from pipelines.oracle import load_oracle
 
 BUILTINS = {
@@ -114,57 +122,70 @@ def build(
                 pool=pool,
                 teacher=teacher,
             )
-        # 3. defaults tuned on other train images: those that lack the attribute (adding), those that have it
-        # (removing)
+        # 3. the faces each direction is tuned on (other train images that lack the attribute for adding, that have
+        # it for removing) and, after them, the faces the oracle calibrates it on, which neither the fit nor the
+        # tuning saw
         used = set(positive_ids + negative_ids)
-        typical = float(classifier.logit(latents[is_positive]).median())
-        # where each direction edits and the score it aims at: the examples' own (the pool's for positives only)
-        negatives = pool[classifier.logit(pool) < 0] if name in PU_BUILTINS else latents[~is_positive]
-        local, targets = edit_plan(classifier, latents[is_positive], negatives)
-        directions, judged = [], []
-        for target, edit_locally, target_logit in zip((True, False), local, targets):
+        tuning_latents, calibration_ids = [], []
+        for target in (True, False):
             candidates = [
                 labels.ids[i]
                 for i in torch.nonzero(labels.attribute(column) == int(not target)).flatten().tolist()
                 if labels.ids[i] not in used
             ]
             order = torch.randperm(len(candidates), generator=generator)
-            chosen = [candidates[int(i)] for i in order[:tune_images]]
-            tuning = encode_all(
-                model, load_dataset(data, split="train", resolution=model.config.resolution, ids=set(chosen)).images
-            )
-            settings = replace(base, local=edit_locally)
-            directions.append((*tune_strength(model, classifier, tuning, target_logit, settings, target=target),
-                               len(chosen)))
-            # faces neither the fit nor the tuning saw, for the oracle's calibration
-            judged.append([candidates[int(i)] for i in order[tune_images : tune_images + calibration_images]])
-        classifier.metadata.update(
-            {
-                "version": 1,
-                "created_at": created,
-                "builtin": True,
-                "source_attribute": column,
+            chosen = {candidates[int(i)] for i in order[:tune_images]}
+            tuning_latents.append(encode_all(
+                model, load_dataset(data, split="train", resolution=model.config.resolution, ids=chosen).images
+            ))
+            calibration_ids.append({candidates[int(i)] for i in order[tune_images : tune_images + calibration_images]})
+        calibration_images_of = [
+            load_dataset(data, split="train", resolution=model.config.resolution, ids=ids).float_images(slice(None))
+            for ids in calibration_ids
+        ] if judge_model is not None else []
+        typical = float(classifier.logit(latents[is_positive]).median())
+        # where each direction edits and the score it aims at: the examples' own (the pool's for positives only)
+        negatives = pool[classifier.logit(pool) < 0] if name in PU_BUILTINS else latents[~is_positive]
+        manifest = {"split": "train", "seed": seed, "positive_ids": positive_ids, "negative_ids": negative_ids}
+
+        # 4. per region cut: plan and tune both directions; with the oracle, calibrate them and keep the cut whose
+        # directions reach the most success at the floor (without it, the default cut the fit made)
+        best, best_score, scores = None, -1.0, {}
+        for threshold in REGION_THRESHOLDS if judge_model is not None else (REGION_THRESHOLD,):
+            candidate = with_region(classifier, pool, threshold)
+            local, targets = edit_plan(candidate, latents[is_positive], negatives)
+            directions = [
+                (*tune_strength(model, candidate, tuning, target_logit, replace(base, local=edit_locally),
+                                target=target), len(tuning))
+                for target, edit_locally, target_logit, tuning in zip((True, False), local, targets, tuning_latents)
+            ]
+            candidate.metadata.update(
+                version=1,
+                created_at=created,
+                builtin=True,
+                source_attribute=column,
                 **tuned_metadata(base, typical, *directions, targets=targets, local=local),
-                "manifest": {
-                    "split": "train",
-                    "seed": seed,
-                    "positive_ids": positive_ids,
-                    "negative_ids": negative_ids,
-                },
-            }
-        )
+                manifest=manifest,
+            )
+            score = 0.0
+            if judge_model is not None:
+                # the oracle may raise each direction's strength while the edit keeps the other attributes
+                calibration = {"images": calibration_images}
+                for target, key, images in zip((True, False), ("defaults", "remove_defaults"), calibration_images_of):
+                    settings = ManipulationSettings(**candidate.metadata[key])
+                    judge = oracle_judge(model, judge_model, attribute_names.index(column), images, candidate,
+                                         target, settings, seed=seed)
+                    strength, trail = calibrate_strength(judge, settings.strength)
+                    candidate.metadata[key]["strength"] = strength
+                    calibration["add" if target else "remove"] = trail
+                    score += kept_success(trail, strength)
+                candidate.metadata["calibration"] = calibration
+            scores[threshold] = round(score, 4)
+            if score > best_score:
+                best, best_score = candidate, score
+        classifier = best
         if judge_model is not None:
-            # 4. the oracle may raise each direction's strength while the edit keeps the other attributes
-            calibration = {"images": calibration_images}
-            for target, key, ids in zip((True, False), ("defaults", "remove_defaults"), judged):
-                images = load_dataset(data, split="train", resolution=model.config.resolution, ids=set(ids))
-                settings = ManipulationSettings(**classifier.metadata[key])
-                judge = oracle_judge(model, judge_model, attribute_names.index(column), images.float_images(
-                    slice(None)), classifier, target, settings, seed=seed)
-                strength, trail = calibrate_strength(judge, settings.strength)
-                classifier.metadata[key]["strength"] = strength
-                calibration["add" if target else "remove"] = trail
-            classifier.metadata["calibration"] = calibration
+            classifier.metadata["calibration"]["regions"] = scores  # summed success at the floor, per cut
         classifier.save(builtin_directory(checkpoint))
         summary[name] = {
             key: classifier.metadata.get(key)
@@ -174,7 +195,9 @@ def build(
             kind=classifier.kind,
             strength=classifier.metadata["defaults"]["strength"],
             remove_strength=classifier.metadata["remove_defaults"]["strength"],
+            region_cells=classifier.metadata.get("region", {}).get("cells"),
         )
+        print(f"{name}: {json.dumps(summary[name])}", flush=True)
     update_card(checkpoint, attributes=summary)
     return summary
 

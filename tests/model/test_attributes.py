@@ -8,6 +8,7 @@ from model.attributes import (
     FOOTPRINT_FEATHER,
     FOOTPRINT_GROW,
     NEWTON_ROWS,
+    REGION_THRESHOLD,
     AttributeClassifier,
     AttributeDefinitionError,
     _logistic_many,
@@ -22,6 +23,7 @@ from model.attributes import (
     region_footprint,
     save_skin_readout,
     skin_readout,
+    with_region,
 )
 
 SHAPE = (4, 4, 4)
@@ -299,6 +301,26 @@ def test_the_edit_region_is_the_cells_where_the_attribute_lives(tmp_path):
     assert flat.region is None and "region" not in flat.metadata
     assert torch.equal(flat.direction_for(True), flat.edit_direction)
 
+
+
+def test_a_lower_region_cut_takes_the_weaker_cells_too_and_leaves_the_fitted_classifier_as_it_was():
+    generator = torch.Generator().manual_seed(4)
+    pool = torch.randn(4000, *SHAPE, generator=generator)
+    has = torch.rand(4000, generator=generator) < 0.3
+    pool[has, :, 1, 2] += 2.0  # a strong cell
+    pool[has, :, 3, 0] += 0.8  # and a weaker one, as hair spreads beyond its strongest cells
+    fitted = fit_binary("spread", pool[has][:50], pool[~has][:50], covariance=latent_covariance(pool), pool=pool)
+    region = fitted.region.clone()
+    default, wider = with_region(fitted, pool, REGION_THRESHOLD), with_region(fitted, pool, 0.0)
+    assert torch.equal(default.region, region) and default.metadata["region"] == fitted.metadata["region"]
+    assert wider.metadata["region"]["cells"] == 16 and wider.metadata["region"]["threshold"] == 0.0
+    assert bool((wider.region >= region).all()) and wider.region.sum() > region.sum()
+    assert torch.equal(fitted.region, region) and fitted.metadata["region"]["threshold"] == REGION_THRESHOLD
+    # the whole-latent cut holds nothing outside the region: the edit logit is the plain logit
+    latents = toy_latents(8, 0.0, 9)
+    torch.testing.assert_close(wider.edit_logit(latents, True), wider.logit(latents), atol=1e-4, rtol=0)
+    flat = AttributeClassifier("flat", "binary", fitted.weight, fitted.bias, SHAPE)
+    assert with_region(flat, pool, 1.0) is flat  # no region (as for latents without two spatial axes) stays none
 
 def test_a_region_footprint_covers_its_cells_pixels_and_fades_to_zero_beyond():
     region = torch.zeros(16, 8, 8)

@@ -4,7 +4,7 @@ import torch
 from model.attributes import fit_binary
 from model.data import load_dataset
 from model.manipulation import STRENGTH_GRID, ManipulationSettings
-from pipelines.calibration import calibrate_strength, oracle_judge
+from pipelines.calibration import calibrate_strength, kept_success, oracle_judge
 from pipelines.oracle import Oracle, predict
 from tests.tiny_data import ATTRIBUTES
 
@@ -41,6 +41,15 @@ def test_calibration_keeps_the_gentler_strength_when_success_stops_growing():
     strength, trail = calibrate_strength(saturated, tuned=0.125)
     assert strength == 0.5  # 0.75 and beyond reach the same success and are not taken
     assert len(trail) == len(STRENGTH_GRID)  # the floor always held: the whole grid from the tuned value up
+
+
+def test_the_success_a_calibrated_strength_keeps_counts_only_above_the_floor():
+    trail = [
+        {"strength": 0.5, "success": 0.4, "preservation": 0.93},
+        {"strength": 1.0, "success": 0.7, "preservation": 0.87},
+    ]
+    assert kept_success(trail, 0.5, floor=0.9) == 0.4
+    assert kept_success(trail, 1.0, floor=0.9) == 0.0  # a tuned strength calibration kept though under the floor
 
 
 def test_oracle_judge_scores_no_edit_as_fully_preserved_and_an_edit_as_its_oracle_reading(tiny_model, celeba64_dir):
