@@ -37,8 +37,9 @@ CALIBRATION_IMAGES = 200
 REFINEMENTS = 2
 
 # region cuts a built-in is calibrated at, in units of the mean cell's energy: the label-free default first, so a tie
-# keeps it. A lower cut covers attributes spread over the hair: blond removed on 200 train faces reached 0.45 success
-# at 0.90 preservation with the default's 10 cells, 0.86 with 1.0's 29; blond_pu removed went the other way (0.91, 0)
+# keeps it. A lower cut covers attributes spread over the hair: blond removed (166.81-epoch weights, 200 train faces)
+# reached 0.45 success at 0.90 preservation with the default's 10 cells, 0.86 with 1.0's 29; blond_pu removed went the
+# other way (0.91, none)
 REGION_THRESHOLDS = (1.5, 1.0)
 
 Judge = Callable[[float], tuple[float, float]]  # strength -> (oracle success, oracle preservation)
