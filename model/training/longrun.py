@@ -49,7 +49,7 @@ class RunSettings:
             config=Path(env("D2C_RUN_CONFIG", RUN_CONFIG)),
             warm_start=Path(env("D2C_WARM_START", ROOT / "checkpoints" / "celeba64")),
             threads=int(env("D2C_TRAIN_THREADS", 1)),
-            precision=env("D2C_TRAIN_PRECISION", "bf16"),
+            precision=env("D2C_TRAIN_PRECISION", "auto"),
             ranks=int(env("D2C_TRAIN_RANKS", os.cpu_count() or 1)),
         )
 

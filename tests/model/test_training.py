@@ -12,6 +12,7 @@ from model.contrastive import MoCo, face_augment
 from model.d2c import D2C, D2CLoss
 from model.networks import ProjectionHead
 from model.training.cli import main as train_main
+from model.training.cli import native_precision
 from tests.tiny_data import tiny_model_config, tiny_train_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +80,17 @@ def test_training_writes_a_complete_checkpoint(tmp_path, celeba64_dir):
     card = json.loads((out / "card.json").read_text())
     assert card["training"]["steps"] == 2 and card["data"]["images"] == 18
     assert "non-commercial" in (out / "card.md").read_text()
+
+
+@pytest.mark.parametrize(("bf16_instructions", "expected"), [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_trains_in_bf16_only_where_the_cpu_computes_it(
+    monkeypatch, tmp_path, celeba64_dir, bf16_instructions, expected
+):
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: bf16_instructions)
+    out = tmp_path / "run"
+    run_training(celeba64_dir, out, tiny_train_config_file(tmp_path), "--set", "max_steps=1")
+    assert json.loads((out / "card.json").read_text())["training"]["precision"] == expected
+    assert native_precision(torch.device("cuda")) == "bf16"
 
 
 def test_unknown_config_key_is_refused(tmp_path, celeba64_dir):
