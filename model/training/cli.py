@@ -53,9 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def native_precision(device: torch.device) -> str:
     """bf16 on CUDA and on CPUs whose oneDNN has bf16 instructions (AVX-512 BF16, AMX), else fp32.
 
-    Without them autocast converts every activation and computes in fp32 anyway: on an AVX2-only EPYC the product
-    config trained at 13.8 images/s in bf16 against 14.5 in fp32 (one thread, `python -m bench.train_step`), where
-    a CPU with them trained 1.53x faster in bf16 (bench row 8b).
+    Without them autocast buys nothing: on an AVX2-only EPYC the product config trained at 13.8 images/s in bf16
+    against 14.5 in fp32 (one thread, idle, `python -m bench.train_step`) and crawled beside other work (12 steps in
+    10 minutes), where a CPU with them trained 1.53x faster in bf16 (bench row 8b).
     """
     if device.type == "cuda":
         return "bf16"
