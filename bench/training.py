@@ -23,7 +23,7 @@ import torch
 from bench.deployment import ROOT
 from bench.table import Row, Target, not_measured
 from model.checkpoint import read_card
-from model.training.cli import native_precision
+from model.precision import native_precision
 from model.training.longrun import RUN_CONFIG
 from pipelines.evaluate import evaluate
 

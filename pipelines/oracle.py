@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from model.data import load_dataset
+from model.precision import PRECISIONS, autocast, resolve_precision
 
 
 class Oracle(nn.Module):
@@ -100,11 +101,18 @@ def balanced_accuracies(predicted: torch.Tensor, truth: torch.Tensor) -> torch.T
 
 
 def train(
-    data: str, out: Path, minutes: float, batch_size: int = 64, seed: int = 0, threads: int | None = None
+    data: str,
+    out: Path,
+    minutes: float,
+    batch_size: int = 64,
+    seed: int = 0,
+    threads: int | None = None,
+    precision: str = "auto",  # "auto": bf16 only where the CPU computes it natively (model.precision)
 ) -> dict:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
+    precision = resolve_precision(precision, torch.device("cpu"))
     # 1. data: the train split to fit, the test split to report per-attribute balanced accuracy
     train_set = load_dataset(data, split="train")
     test_set = load_dataset(data, split="test", limit=4000)
@@ -119,7 +127,7 @@ def train(
         for batch in torch.randperm(len(train_set)).split(batch_size):
             images = train_set.float_images(batch)
             images = torch.where(torch.rand(len(images), 1, 1, 1) < 0.5, images.flip(3), images)
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with autocast(torch.device("cpu"), precision):
                 logits = oracle(images)
             loss = F.binary_cross_entropy_with_logits(logits.float(), labels[batch], pos_weight=positive_weight)
             optimizer.zero_grad()
@@ -138,6 +146,7 @@ def train(
         "width": 32,
         "steps": step,
         "minutes": round((time.perf_counter() - started) / 60, 1),
+        "precision": precision,
         "train_images": len(train_set),
         "test_images": len(test_set),
         "test_balanced_accuracy": {name: round(float(a), 4) for name, a in zip(train_set.attribute_names, accuracy)},
@@ -154,8 +163,11 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--threads", type=int)
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto", help="auto: bf16 only where the CPU computes it natively"
+    )
     args = parser.parse_args()
-    info = train(args.data, Path(args.out), args.minutes, threads=args.threads)
+    info = train(args.data, Path(args.out), args.minutes, threads=args.threads, precision=args.precision)
     print(json.dumps({k: info[k] for k in ("steps", "minutes", "test_balanced_accuracy_mean")}))
     print(json.dumps(info["test_balanced_accuracy"]))
 

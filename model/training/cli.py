@@ -16,6 +16,7 @@ from torch import distributed as dist
 
 from model.config import TrainConfig, load_train_config, to_dict, train_config_from_dict
 from model.data import load_dataset
+from model.precision import PRECISIONS, resolve_precision
 from model.training.train import RunOptions, train
 
 
@@ -41,28 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
     parser.add_argument(
         "--precision",
-        choices=["auto", "bf16", "fp32"],
+        choices=PRECISIONS,
         default="auto",
-        help="autocast dtype; auto: bf16 where the device computes it natively, else fp32 (see native_precision)",
+        help="autocast dtype; auto: bf16 where the device computes it natively, else fp32 (model.precision)",
     )
     parser.add_argument("--channels-last", action="store_true", help="NHWC activations (faster convolutions on CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
-
-
-def native_precision(device: torch.device) -> str:
-    """bf16 on CUDA and on CPUs whose oneDNN has bf16 instructions (AVX-512 BF16, AMX), else fp32.
-
-    Without them autocast buys nothing: on an AVX2-only EPYC the product config trained at 13.8 images/s in bf16
-    against 14.5 in fp32 (one thread, idle, `python -m bench.train_step`) and crawled beside other work (12 steps in
-    10 minutes), where a CPU with them trained 1.53x faster in bf16 (bench row 8b).
-    """
-    if device.type == "cuda":
-        return "bf16"
-    try:
-        return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-    except (AttributeError, RuntimeError):  # a build without oneDNN
-        return "fp32"
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -108,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         world_size=world_size,
         resume=args.resume,
         warm_start=Path(args.warm_start) if args.warm_start else None,
-        precision=native_precision(device) if args.precision == "auto" else args.precision,
+        precision=resolve_precision(args.precision, device),
         channels_last=args.channels_last,
         max_minutes=args.max_minutes,
         for_minutes=args.for_minutes,

@@ -20,6 +20,7 @@ from model.checkpoint import load_model, save_model, update_card
 from model.data import load_dataset
 from model.diffusion import diffusion_loss
 from model.networks import Denoiser
+from model.precision import PRECISIONS, autocast, resolve_precision
 
 
 @torch.no_grad()
@@ -60,10 +61,12 @@ def train_prior(
     patience: int = 3,
     min_improvement: float = 1e-3,  # relative; the held-out loss is deterministic, so this is not noise
     seed: int = 0,
+    precision: str = "auto",  # "auto": bf16 only where the device computes it natively (model.precision)
 ) -> dict:
     """Train until `patience` held-out checks in a row improve the best loss by less than `min_improvement`
     (relative), or for `minutes` at most."""
     torch.manual_seed(seed)
+    precision = resolve_precision(precision, torch.device(device))
     # 1. the frozen encoder's posterior over the training images and their mirrors, computed once
     model = load_model(checkpoint, device)
     dataset = load_dataset(data, split="train", resolution=model.config.resolution)
@@ -91,7 +94,7 @@ def train_prior(
     while time.perf_counter() - started < minutes * 60 and stale < patience and step != max_steps:
         index = train_index[torch.randint(0, len(train_index), (batch_size,), device=means.device)]
         latent = means[index] + stds[index] * torch.randn_like(means[index])
-        with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+        with autocast(torch.device(device), precision):
             loss = diffusion_loss(denoiser, latent, model.schedule).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -112,6 +115,7 @@ def train_prior(
         "steps": step,
         "minutes": round((time.perf_counter() - started) / 60, 1),
         "batch_size": batch_size,
+        "precision": precision,
         "denoiser_channels": model.config.denoiser_channels,
         "latents": len(train_index),
         "mirrors": True,
@@ -132,10 +136,16 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default="auto", help="auto: bf16 only where the device computes it natively"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(train_prior(args.checkpoint, args.data, args.minutes, args.device, width=args.width))
+    summary = train_prior(
+        args.checkpoint, args.data, args.minutes, args.device, width=args.width, precision=args.precision
+    )
+    print(summary)
 
 
 if __name__ == "__main__":

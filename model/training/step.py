@@ -7,7 +7,6 @@ loop in ``train.py`` feeds it batches and decides when to save or stop.
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +17,7 @@ from model.config import TrainConfig
 from model.contrastive import MoCo, face_augment
 from model.d2c import D2C, D2CLoss
 from model.networks import ProjectionHead
+from model.precision import autocast
 
 
 class LossModule(nn.Module):
@@ -55,8 +55,7 @@ class Trainer:
         return [p for group in self.optimizer.param_groups for p in group["params"]]
 
     def autocast(self):
-        device = self.model.device.type
-        return torch.autocast(device, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        return autocast(self.model.device, self.precision)
 
     def step(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """One optimizer step on a batch of images in [0, 1]; returns the batch-mean loss terms."""
@@ -118,8 +117,9 @@ class Trainer:
         if head is not None:
             missing, unexpected = self.head.load_state_dict(head, strict=False)
             if unexpected or any(not name.startswith("mlp.2.") for name in missing):
-                raise ValueError(f"the checkpoint's head does not fit this run's: missing {missing}, "
-                                 f"unexpected {unexpected}")
+                raise ValueError(
+                    f"the checkpoint's head does not fit this run's: missing {missing}, unexpected {unexpected}"
+                )
         if self.moco is not None:
             self.moco.encoder.load_state_dict(self.model.encoder.state_dict())
             self.moco.head.load_state_dict(self.head.state_dict())

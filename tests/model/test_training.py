@@ -11,8 +11,8 @@ from safetensors.torch import load_file
 from model.contrastive import MoCo, face_augment
 from model.d2c import D2C, D2CLoss
 from model.networks import ProjectionHead
+from model.precision import native_precision
 from model.training.cli import main as train_main
-from model.training.cli import native_precision
 from tests.tiny_data import tiny_model_config, tiny_train_config_file
 
 ROOT = Path(__file__).resolve().parents[2]
