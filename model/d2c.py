@@ -17,8 +17,10 @@ from model.config import ModelConfig
 from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffusion_loss
 from model.networks import Decoder, Denoiser, Encoder
 
-# DDIM steps for prior samples: generation_fd 10.93 at 50, 10.26 at 100, 10.09 at 200 (1,000 samples, session 18)
+# steps and fresh-noise scale of prior samples; generation_fd with eta 1: 8.37 at 25 steps, 7.78 at 50, 7.20-7.44 at
+# 100, 7.39 at 200; with eta 0 at 100 steps: 8.96-9.58 (1,000 samples, session 25; docs/experiments.md)
 SAMPLE_STEPS = 100
+SAMPLE_ETA = 1.0
 
 
 class D2C(nn.Module):
@@ -60,8 +62,16 @@ class D2C(nn.Module):
         return self.decoder(latents.to(self.device, torch.float32)).contiguous()
 
     @torch.no_grad()
-    def sample(self, count: int, steps: int = SAMPLE_STEPS, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3).
+    def sample(
+        self,
+        count: int,
+        steps: int = SAMPLE_STEPS,
+        generator: torch.Generator | None = None,
+        eta: float = SAMPLE_ETA,
+    ) -> torch.Tensor:
+        """Latents z^(1) drawn from the diffusion prior: z^(0) ~ N(0, I), then DDIM (paper Eq. 3) with fresh noise
+        at each step (`eta`, Song et al. 2021 Eq. 16; 1 is the ancestral sampler, whose faces the oracle finds
+        closer to real ones than deterministic DDIM's).
 
         The prior models posterior samples z = mean + std * eps, not means: in the shipped model the channels the
         decoder ignores (9 of 16) keep the largest std the encoder allows, so a sample's RMS is about 2.3 where a
@@ -70,7 +80,8 @@ class D2C(nn.Module):
         "Generation quality"). Classifiers fitted on encoded photos read a sample through `reencode`.
         """
         noise = torch.randn((count, *self.config.latent_shape), generator=generator, device=self.device)
-        return ddim_sample(self.denoiser, noise, ddim_alphas(self.schedule, steps)).contiguous()
+        alphas = ddim_alphas(self.schedule, steps)
+        return ddim_sample(self.denoiser, noise, alphas, eta=eta, generator=generator).contiguous()
 
 
 @torch.no_grad()

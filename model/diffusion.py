@@ -59,10 +59,18 @@ def ddim_alphas(schedule: torch.Tensor, steps: int, start_alpha: float | None = 
 
 
 def ddim_step(
-    denoiser: Denoiser, latent: torch.Tensor, alpha_from: float, alpha_to: float, project: Projection = None
+    denoiser: Denoiser,
+    latent: torch.Tensor,
+    alpha_from: float,
+    alpha_to: float,
+    project: Projection = None,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """One deterministic DDIM update (Song et al. 2021, Eq. 12 with eta = 0) from level alpha_from to alpha_to.
+    """One DDIM update (Song et al. 2021, Eq. 12) from level alpha_from to alpha_to.
 
+    `eta` scales the fresh noise of Eq. 16: sigma = eta sqrt((1 - alpha_to) / (1 - alpha_from))
+    sqrt(1 - alpha_from / alpha_to); 0 is deterministic DDIM, 1 is the ancestral DDPM step.
     `project` maps the clean estimate onto the set clean latents live in (like pixel clipping in image
     diffusion): at low alpha the estimate divides the noise error by sqrt(alpha) and would otherwise blow up.
     """
@@ -73,20 +81,31 @@ def ddim_step(
     if project is not None:
         clean = project(clean)
         noise = (latent - math.sqrt(alpha_from) * clean) / math.sqrt(1 - alpha_from)
-    return math.sqrt(alpha_to) * clean + math.sqrt(1 - alpha_to) * noise
+    sigma = eta * math.sqrt((1 - alpha_to) / (1 - alpha_from) * max(0.0, 1 - alpha_from / alpha_to))
+    stepped = math.sqrt(alpha_to) * clean + math.sqrt(max(0.0, 1 - alpha_to - sigma**2)) * noise
+    if sigma == 0:
+        return stepped
+    fresh = torch.randn(latent.shape, generator=generator, device=latent.device, dtype=latent.dtype)
+    return stepped + sigma * fresh
 
 
 @torch.no_grad()
 def ddim_sample(
-    denoiser: Denoiser, latent: torch.Tensor, alphas: torch.Tensor, project: Projection = None
+    denoiser: Denoiser,
+    latent: torch.Tensor,
+    alphas: torch.Tensor,
+    project: Projection = None,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """DDIM (eta = 0) along the increasing levels `alphas`, ending at alpha = 1 (paper Eq. 3, the diffusion part).
+    """DDIM along the increasing levels `alphas`, ending at alpha = 1 (paper Eq. 3, the diffusion part).
 
-    `latent` is z^(alphas[0]); for sampling from the prior it is N(0, I) noise and alphas[0] is near 0.
+    `latent` is z^(alphas[0]); for sampling from the prior it is N(0, I) noise and alphas[0] is near 0. `eta` is
+    Song et al.'s Eq. 16 scale of fresh noise per step (0: deterministic; 1: ancestral), drawn from `generator`.
     """
     levels = [float(a) for a in alphas]
     for alpha_from, alpha_to in itertools.pairwise(levels):
-        latent = ddim_step(denoiser, latent, alpha_from, alpha_to, project)
+        latent = ddim_step(denoiser, latent, alpha_from, alpha_to, project, eta, generator)
     return latent
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from model.attributes import fit_binary
 from model.checkpoint import HEAD_FILE, load_model, update_card
-from model.d2c import D2C, SAMPLE_STEPS, encode_all
+from model.d2c import D2C, SAMPLE_ETA, SAMPLE_STEPS, encode_all
 from model.data import load_dataset
 from model.fewshot import select_examples
 from model.images import grid
@@ -108,12 +108,14 @@ def generation_metrics(
     steps: int = SAMPLE_STEPS,
     draws: int = 3,
     batch_size: int = 250,
+    eta: float = SAMPLE_ETA,
 ) -> dict:
     """Frechet distances in the oracle's penultimate features to `count` real images (set A): for `count` prior
     samples (`generation_fd`, the mean over `draws` noise draws, seeds 0, 1, ..., each in "generation_fd_draws"),
     reconstructions of other real images (set B) and set B itself (the floor); and how far the oracle's attribute
     rates on the first draw's samples are from its rates on set A. The real sets are the same for every draw (and
-    every checkpoint), so the draws measure the sampling noise alone."""
+    every checkpoint), so the draws measure the sampling noise alone. "generation_sampler" names the sampler, since
+figures from different samplers cannot be compared."""
     if draws < 1:
         raise ValueError(f"generation_fd needs at least one noise draw, got {draws}")
     order = torch.randperm(len(images_uint8), generator=torch.Generator().manual_seed(0))
@@ -126,7 +128,9 @@ def generation_metrics(
         generator = torch.Generator(device=model.device).manual_seed(seed)
         samples = torch.cat(
             [
-                model.decode(model.sample(min(batch_size, count - start), steps=steps, generator=generator)).cpu()
+                model.decode(
+                    model.sample(min(batch_size, count - start), steps=steps, generator=generator, eta=eta)
+                ).cpu()
                 for start in range(0, count, batch_size)
             ]
         )
@@ -140,6 +144,7 @@ def generation_metrics(
     return {
         "generation_fd": sum(distances) / draws,
         "generation_fd_draws": distances,
+        "generation_sampler": {"steps": steps, "eta": eta},
         "reconstruction_fd": frechet_distance(embed(oracle, reconstructions), reference),
         "real_fd": frechet_distance(embed(oracle, real_b), reference),
         "fd_images": count,

@@ -132,11 +132,14 @@ def edit_figures(checkpoint: Path, data: Path, oracle: Path) -> dict:
 
 
 def measured(checkpoint: Path, data: Path, oracle: Path, like: dict, **evaluation) -> dict:
-    """The checkpoint's figures from its card, measured now (and recorded) where the card lacks one, its noise, or
-    the same number of draws as `like` (the candidate's figures), since ShipRule compares them draw by draw."""
+    """The checkpoint's figures from its card, measured now (and recorded) where the card lacks one, its noise, the
+    same number of draws as `like` (the candidate's figures), since ShipRule compares them draw by draw, or the
+    sampler `like`'s generation_fd was measured with."""
     metrics = read_card(checkpoint).get("metrics", {})
-    comparable = all(name in metrics for name in FIGURES + NOISE) and all(
-        len(metrics[name]) == len(like[name]) for name in ("probe_draws", "generation_fd_draws")
+    comparable = (
+        all(name in metrics for name in FIGURES + NOISE)
+        and all(len(metrics[name]) == len(like[name]) for name in ("probe_draws", "generation_fd_draws"))
+        and metrics.get("generation_sampler") == like.get("generation_sampler")
     )
     if not comparable:
         metrics = evaluate(checkpoint, data, split="test", oracle=oracle, **evaluation)

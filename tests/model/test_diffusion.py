@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from model.diffusion import alpha_schedule, ddim_alphas, ddim_sample, diffuse_and_denoise, diffusion_loss, noise_to
@@ -78,3 +79,25 @@ def test_prior_samples_keep_the_scale_the_prior_was_trained_on(tiny_model):
     tiny_model.denoiser = GaussianPriorDenoiser(scale=2.5)
     samples = tiny_model.sample(64, generator=torch.Generator().manual_seed(0))
     assert abs(float(samples.pow(2).mean().sqrt()) - 2.5) < 0.25
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.5, 1.0])
+def test_every_eta_samples_the_distribution_an_exact_denoiser_describes(eta):
+    # Eq. 16's fresh noise must replace, not add to, the predicted noise it takes the place of
+    denoiser = GaussianPriorDenoiser(scale=2.0)
+    start = torch.randn(512, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    samples = ddim_sample(
+        denoiser, start, ddim_alphas(alpha_schedule(1000), 100), eta=eta, generator=torch.Generator().manual_seed(1)
+    )
+    assert abs(float(samples.std()) - 2.0) < 0.04
+
+
+def test_ancestral_steps_draw_their_noise_from_the_generator():
+    denoiser, alphas = GaussianPriorDenoiser(scale=2.0), ddim_alphas(alpha_schedule(1000), 10)
+    start = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+
+    def draw(eta, seed):
+        return ddim_sample(denoiser, start, alphas, eta=eta, generator=torch.Generator().manual_seed(seed))
+
+    assert torch.equal(draw(1.0, 3), draw(1.0, 3)) and not torch.equal(draw(1.0, 3), draw(1.0, 4))
+    assert torch.equal(draw(0.0, 3), draw(0.0, 4)) and not torch.equal(draw(1.0, 3), draw(0.0, 3))

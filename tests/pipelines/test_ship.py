@@ -88,6 +88,17 @@ def test_a_shipped_card_measured_with_other_draws_is_measured_again(tmp_path, ce
     assert remeasured["recon_psnr_db"] < 40.0 and read_card(shipped)["metrics"] == remeasured
 
 
+def test_a_shipped_card_measured_with_another_sampler_is_measured_again(tmp_path, celeba64_dir):
+    oracle, shipped = tiny_oracle(tmp_path / "oracle"), tmp_path / "shipped"
+    save_model(shipped, D2C(tiny_model_config()))
+    candidate = figures(27.0, [0.5, 0.5], [1.0, 1.0]) | {"generation_sampler": {"steps": 100, "eta": 1.0}}
+    deterministic = {"generation_sampler": {"steps": 100, "eta": 0.0}}
+    update_card(shipped, metrics=figures(40.0, [0.99, 0.99], [0.0, 0.0]) | deterministic)
+    remeasured = measured(shipped, celeba64_dir, oracle, candidate, **TINY_EVALUATION)
+    assert remeasured["generation_sampler"] == {"steps": 100, "eta": 1.0} and remeasured["recon_psnr_db"] < 40.0
+    assert read_card(shipped)["metrics"] == remeasured
+
+
 def test_ship_refuses_a_worse_run_and_leaves_the_shipped_checkpoint_untouched(tmp_path, celeba64_dir):
     oracle = tiny_oracle(tmp_path / "oracle")
     run, shipped = tmp_path / "run", tmp_path / "shipped"
