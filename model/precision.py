@@ -26,7 +26,7 @@ def native_precision(device: torch.device) -> str:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """ "auto" becomes the device's native precision; "bf16" and "fp32" stay as asked."""
+    """The device's native precision for "auto"; "bf16" and "fp32" stay as asked."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     return native_precision(device) if precision == "auto" else precision
