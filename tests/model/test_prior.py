@@ -44,31 +44,21 @@ def test_prior_training_stops_once_the_held_out_loss_stops_falling(tmp_path, tin
     assert summary["stopped"] == "plateau" and summary["steps"] == 4 and len(summary["held_out_loss"]) == 2
 
 
+def one_step(checkpoint, data, **options) -> dict:
+    return train_prior(str(checkpoint), str(data), minutes=5, max_steps=1, held_out=4, batch_size=8, **options)
+
+
 @pytest.mark.parametrize(("bf16_instructions", "expected"), [(True, "bf16"), (False, "fp32")])
 def test_prior_trains_in_bf16_only_where_the_cpu_computes_it(
     monkeypatch, tmp_path, tiny_model, celeba64_dir, bf16_instructions, expected
 ):
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: bf16_instructions)
     save_model(tmp_path / "ckpt", tiny_model)
-    summary = train_prior(
-        str(tmp_path / "ckpt"), str(celeba64_dir), minutes=5, max_steps=1, held_out=4, batch_size=8, check_every=1
-    )
-    assert summary["precision"] == expected
-    assert (
-        train_prior(
-            str(tmp_path / "ckpt"),
-            str(celeba64_dir),
-            minutes=5,
-            max_steps=1,
-            held_out=4,
-            batch_size=8,
-            precision="fp32",
-        )["precision"]
-        == "fp32"
-    )
+    assert one_step(tmp_path / "ckpt", celeba64_dir, check_every=1)["precision"] == expected
+    assert one_step(tmp_path / "ckpt", celeba64_dir, precision="fp32")["precision"] == "fp32"
 
 
 def test_an_unknown_precision_is_refused(tmp_path, tiny_model, celeba64_dir):
     save_model(tmp_path / "ckpt", tiny_model)
     with pytest.raises(ValueError, match="precision must be one of"):
-        train_prior(str(tmp_path / "ckpt"), str(celeba64_dir), minutes=5, max_steps=1, precision="fp16")
+        one_step(tmp_path / "ckpt", celeba64_dir, precision="fp16")
