@@ -45,14 +45,15 @@ REGION_THRESHOLDS = (1.5, 1.0)
 Judge = Callable[[float], tuple[float, float]]  # strength -> (oracle success, oracle preservation)
 
 
-def delivered(images: torch.Tensor, reconstruction: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-    """What the service returns for aligned faces: each photo plus its decoded change, inside the change mask (the
-    whole frame is the photo here, so the mask does not fade at its border)."""
+def delivered(images: torch.Tensor, reference: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+    """What the service returns for aligned faces: each photo plus its decoded change (edit minus reference, as
+    `edit_images` returns them), inside the change mask (the whole frame is the photo here, so the mask does not
+    fade at its border)."""
     masks = [change_mask(before, after, fade_border=False)
-             for before, after in zip(reconstruction.permute(0, 2, 3, 1).cpu().numpy(),
+             for before, after in zip(reference.permute(0, 2, 3, 1).cpu().numpy(),
                                       decoded.permute(0, 2, 3, 1).cpu().numpy())]
     mask = torch.from_numpy(np.stack(masks))[:, None].to(images.device)
-    return (images + mask * (decoded - reconstruction)).clamp(0, 1)
+    return (images + mask * (decoded - reference)).clamp(0, 1)
 
 
 def calibrate_strength(
@@ -113,8 +114,8 @@ def oracle_judge(
 
     def judge(strength: float) -> tuple[float, float]:
         edit = replace(settings, strength=strength)
-        reconstruction, decoded, _ = edit_images(model, images, [(classifier, target)], edit, seed=seed)
-        after = predict(oracle, delivered(images, reconstruction, decoded))
+        reference, decoded, _ = edit_images(model, images, [(classifier, target)], edit, seed=seed)
+        after = predict(oracle, delivered(images, reference, decoded))
         success = float((after[:, attribute_index] == int(target)).float().mean())
         return success, float((after[:, others] == before[:, others]).float().mean())
 

@@ -103,9 +103,9 @@ def evaluate_edits(
         before = predict(oracle, images)
         for mode, multiplier in runs:
             settings = default_settings(conditions, multiplier)
-            reconstruction, decoded, kept = edit_images(model, images, conditions, settings, mode=mode,
-                                                        seed=seed + start)
-            result = delivered(images, reconstruction, decoded)
+            reference, decoded, kept = edit_images(model, images, conditions, settings, mode=mode,
+                                                   seed=seed + start)
+            result = delivered(images, reference, decoded)
             after = predict(oracle, result)
             metrics = totals[mode, multiplier]
             metrics.setdefault("success", []).append((after[:, index] == target).float())

@@ -2,8 +2,8 @@
 
 crop=face: every face found (or the largest) is aligned onto the training framing by its five landmarks;
 crop=center: the centre square; crop=none: the whole photo, already framed like the training faces.
-An edit is pasted back as a residual (decoded edit minus decoded reconstruction) through the inverse of the
-placement, weighted by where the edit changed the frame, so the rest of the photo keeps its exact pixels.
+An edit is pasted back as a residual (decoded edit minus its decoded reference, `edit_images`) through the inverse
+of the placement, weighted by where the edit changed the frame, so the rest of the photo keeps its exact pixels.
 """
 from __future__ import annotations
 

@@ -57,16 +57,36 @@ def test_strength_zero_returns_the_reconstruction(trained):
         assert torch.equal(model.decode(edited), model.decode(latents))
 
 
-def test_edit_images_returns_the_reconstruction_and_the_decoded_edit(trained):
+def test_edit_images_returns_the_decoded_reference_and_edit(trained):
     model, latents, classifier = trained
     images = model.decode(latents[:4])
     settings = ManipulationSettings(strength=2.0, sigma=8.0, steps=5, alpha=0.95, correction_steps=3)
     before, after, kept = edit_images(model, images, [(classifier, True)], settings, mode="paper", seed=3)
     assert not kept.any()  # no typical logit yet: nothing counts as already edited
     expected = manipulate(model, model.encode(images), [(classifier, True)], settings, mode="paper", seed=3)
-    torch.testing.assert_close(before, model.decode(model.encode(images)))
-    torch.testing.assert_close(after, model.decode(expected))
+    torch.testing.assert_close(after, model.decode(expected))  # pairing does not change the edit itself
+    reconstruction = model.decode(model.encode(images))
+    assert not torch.allclose(before, reconstruction)  # the reference went through the same corrections
     assert not torch.allclose(before, after)
+    # without corrections, the reference path (closeness pull only, from the source) stays at the source
+    uncorrected = replace(settings, alpha=1.0)
+    before, _, _ = edit_images(model, images, [(classifier, True)], uncorrected, mode="paper", seed=3)
+    torch.testing.assert_close(before, reconstruction)
+    for mode, corrected in (("fast", True), ("no_correction", False)):
+        before, _, _ = edit_images(model, images, [(classifier, True)], settings, mode=mode, seed=3)
+        assert torch.allclose(before, reconstruction) != corrected, mode
+
+
+def test_the_corrections_resampling_cancels_in_the_delivered_change(trained):
+    model, latents, classifier = trained
+    images = model.decode(latents[:4])
+    faint = ManipulationSettings(strength=1e-6, sigma=8.0, steps=5, alpha=0.9, correction_steps=2)
+    before, after, _ = edit_images(model, images, [(classifier, True)], faint, mode="paper", seed=3)
+    # each correction resamples the latent: the edit drifts from the reconstruction even with no pull ...
+    drift = model.decode(manipulate(model, model.encode(images), [(classifier, True)], faint, seed=3))
+    assert float((drift - model.decode(model.encode(images))).abs().max()) > 0.02
+    # ... and its reference drifts alike, so the change delivered is only the pull's
+    assert float((after - before).abs().max()) < 1e-3
 
 
 def test_faces_that_already_have_the_asked_attribute_come_back_unchanged(trained):
