@@ -255,18 +255,15 @@ def manipulate_fast(
     return diffusion_correction(model, shifted, alpha, settings.correction_steps, generator), None
 
 
-def manipulate_with_reference(
+def _dispatch(
     model: D2C,
     latents: torch.Tensor,
     conditions: list[Condition],
-    settings: ManipulationSettings | None = None,
-    mode: str = "paper",
-    seed: int = 0,
-    with_reference: bool = True,
+    settings: ManipulationSettings | None,
+    mode: str,
+    seed: int,
+    with_reference: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(edited latents, their reference): `manipulate`, and the same path without the classifiers' pull, noised
-    alike, whose decoding is what the edit's change is measured from (`edit_images`). None without `with_reference`.
-    """
     settings = settings or ManipulationSettings()
     generator = torch.Generator(device=latents.device).manual_seed(seed)
     if mode == "paper":
@@ -285,7 +282,20 @@ def manipulate(
     seed: int = 0,
 ) -> torch.Tensor:
     """Edit latents towards the conditions; mode is "paper", "fast" or "no_correction" (linear shift only)."""
-    return manipulate_with_reference(model, latents, conditions, settings, mode, seed, with_reference=False)[0]
+    return _dispatch(model, latents, conditions, settings, mode, seed, with_reference=False)[0]
+
+
+def manipulate_with_reference(
+    model: D2C,
+    latents: torch.Tensor,
+    conditions: list[Condition],
+    settings: ManipulationSettings | None = None,
+    mode: str = "paper",
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(edited latents, their reference): `manipulate`, and the same path without the classifiers' pull, noised
+    alike, whose decoding is what the edit's change is measured from (`edit_images`)."""
+    return _dispatch(model, latents, conditions, settings, mode, seed, with_reference=True)
 
 
 def already_satisfied(latents: torch.Tensor, conditions: list[Condition]) -> torch.Tensor:
