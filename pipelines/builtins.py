@@ -28,11 +28,12 @@ from model.attributes import (
     save_skin_readout,
     save_unlabeled_pool,
     skin_readout,
+    with_labels_held,
     with_region,
 )
 from model.checkpoint import load_model, update_card
 from model.d2c import D2C, decode_all, encode_all
-from model.data import load_dataset
+from model.data import FaceDataset, load_dataset
 from model.fewshot import select_examples
 from model.manipulation import ManipulationSettings, edit_plan, tune_strength, tuned_metadata
 from model.teacher import load_teacher
@@ -53,6 +54,25 @@ BUILTINS = {
     "eyeglasses": "Eyeglasses",
 }
 PU_BUILTINS = {"blond_pu": "Blond_Hair"}
+# built-ins that edit along their examples' class means with the correlated labels held (with_labels_held), not the
+# pool's: on 200 train faces each (docs/experiments.md, session 27) only eyeglasses gained (0.69 -> 0.74 success at
+# preservation 0.88); a smile's and a lipstick's correlates are what they are made of, male lost, blond was level
+LABELS_HELD = {"eyeglasses"}
+# labels that correlate with a built-in's own by this much among its examples are held: eyeglasses' 100 examples
+# tie it to 20 others (Male 0.43, Young -0.48, Heavy_Makeup -0.52, ...)
+HELD_CORRELATION = 0.2
+
+
+def correlated_labels(examples: FaceDataset, column: str, threshold: float = HELD_CORRELATION) -> list[str]:
+    """The other labels whose correlation with `column` among the examples is at least `threshold` in size: what a
+    direction drawn from them carries along with the attribute."""
+    labels = examples.attributes.float()
+    correlation = torch.nan_to_num(torch.corrcoef(labels.t())[examples.attribute_names.index(column)])
+    return [
+        name
+        for name, value in zip(examples.attribute_names, correlation.tolist())
+        if name != column and abs(value) >= threshold
+    ]
 
 
 def encode_pool(
@@ -122,6 +142,19 @@ def build(
                 pool=pool,
                 teacher=teacher,
             )
+        if name in LABELS_HELD:  # what the examples' other labels explain is left out of the edit direction
+            held_labels = correlated_labels(examples, column)
+            covariates = torch.stack([examples.attribute(label) for label in held_labels], dim=1)
+            classifier = with_labels_held(
+                classifier,
+                torch.cat([latents, mirrors]),
+                examples.attribute(column).repeat(2),
+                covariates.repeat(2, 1),
+                covariance,
+                pool,
+                held,
+            )
+            classifier.metadata["held_labels"] = held_labels
         # 3. the faces each direction is tuned on (other train images that lack the attribute for adding, that have
         # it for removing) and, after them, the faces the oracle calibrates it on, which neither the fit nor the
         # tuning saw

@@ -14,6 +14,7 @@ from model.attributes import (
     _logistic_many,
     _logistic_newton,
     check_name,
+    conditional_class_difference,
     fit_binary,
     fit_pu,
     latent_covariance,
@@ -23,6 +24,7 @@ from model.attributes import (
     region_footprint,
     save_skin_readout,
     skin_readout,
+    with_labels_held,
     with_region,
 )
 
@@ -270,6 +272,32 @@ def test_the_pool_class_means_ignore_what_the_classifier_misreads():
     fitted = fit_binary("pooled", positives, negatives, covariance=latent_covariance(pool), pool=pool)
     assert fitted.metadata["edit_metric"] == "pool class means"
     assert torch.allclose(fitted.edit_direction, pool_class_difference(fitted.weight, fitted.bias, pool))
+
+
+def test_holding_a_correlated_label_takes_what_it_changes_out_of_the_edit_direction():
+    generator = torch.Generator().manual_seed(2)
+    labels = (torch.rand(400, generator=generator) < 0.5).float()
+    # a second label (age, say) that goes with the attribute in 80% of the examples and moves another coordinate
+    older = torch.where(torch.rand(400, generator=generator) < 0.8, labels, 1 - labels)
+    latents = torch.randn(400, *SHAPE, generator=generator) * 0.1
+    latents[:, 0, 0, 0] += 2 * labels
+    latents[:, 1, 0, 0] += 3 * older
+    marginal = latents[labels == 1].mean(0) - latents[labels == 0].mean(0)
+    held = conditional_class_difference(latents, labels, older[:, None]).reshape(SHAPE)
+    assert float(marginal[1, 0, 0]) > 1.5  # the plain class means carry the correlated label's change
+    assert abs(float(held[1, 0, 0])) < 0.1 and abs(float(held[0, 0, 0]) - 2) < 0.1
+    # the classifier keeps its w and b, edits along the held difference and re-cuts its region from it
+    pool = torch.randn(4000, *SHAPE, generator=generator)
+    covariance = latent_covariance(pool)
+    fitted = fit_binary("aged", latents[labels == 1], latents[labels == 0], covariance=covariance, pool=pool)
+    changed = with_labels_held(fitted, latents, labels, older[:, None], covariance, pool)
+    assert torch.equal(changed.weight, fitted.weight) and changed.bias == fitted.bias
+    assert changed.metadata["edit_metric"] == "class means with 1 labels held"
+    assert abs(float(changed.edit_direction.reshape(SHAPE)[1, 0, 0])) < 0.1 * float(changed.edit_direction.norm())
+    assert changed.region.reshape(SHAPE)[:, 0, 0].eq(1).all()
+    assert changed.metadata["region"]["threshold"] == fitted.metadata["region"]["threshold"]
+    with pytest.raises(AttributeDefinitionError, match="one row per example"):
+        with_labels_held(fitted, latents, labels[:10], older[:, None], covariance, pool)
 
 
 def test_the_edit_region_is_the_cells_where_the_attribute_lives(tmp_path):
